@@ -1,0 +1,64 @@
+"""The root command, the error edge, and the options every command shares.
+
+Library code raises `CampaignerError`s; this is the only place they become a one-line message on
+stderr and an exit code (see `campaigner.errors` for the codes).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from .. import __version__
+from ..config import database_url
+from ..db import Database, open_database
+from ..errors import CampaignerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CampaignerGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CampaignerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=CampaignerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="campaigner")
+def main() -> None:
+    """Run bulk outbound voice-notification campaigns.
+
+    Load contacts from a CSV file into a campaign, dial them through EnableX, Fractel or Webex
+    Connect within each callee's calling hours, and report what happened.
+
+    The database is a SQLite file (./campaigner.db unless --db or CAMPAIGNER_DB says otherwise)
+    or a PostgreSQL URL.
+    """
+
+
+def database_option(function: F) -> F:
+    """The `--db` option, shared by every command that touches the database."""
+    return click.option(
+        "--db",
+        "db",
+        metavar="PATH|URL",
+        default=None,
+        help="SQLite file or postgresql:// URL. [default: $CAMPAIGNER_DB, else ./campaigner.db]",
+    )(function)
+
+
+@contextmanager
+def opened_database(db: str | None, *, check: bool = True) -> Iterator[Database]:
+    """Open the database named by `--db` (or its defaults) for the length of a command."""
+    database = open_database(database_url(db), check=check)
+    try:
+        yield database
+    finally:
+        database.dispose()

@@ -1,0 +1,109 @@
+"""Connecting to the database, with the per-backend settings campaigner relies on.
+
+SQLite runs in WAL mode (readers never wait for the writer) with foreign keys on. pysqlite's own
+transaction handling is switched off so that SQLAlchemy's `begin()` really begins: a read
+transaction is a plain deferred BEGIN, a write transaction (`Database.write()`) is
+`BEGIN IMMEDIATE`, which takes the write lock up front instead of failing half-way with
+"database is locked" when two processes race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+
+from ..errors import DatabaseError
+
+# How long a SQLite writer waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "campaigner_write"
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction for reading."""
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction for writing: committed at the end of the block, rolled back on error."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_database_engine(url: URL, **engine_options: Any) -> Engine:
+    """An engine for `url`, set up as described in the module docstring; connects lazily."""
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, **engine_options)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    engine_options.setdefault("pool_pre_ping", True)
+    return create_engine(url, **engine_options)
+
+
+def open_database(url: URL, *, check: bool = True, **engine_options: Any) -> Database:
+    """Connect to `url` and, unless told not to, check its schema (see `check_schema`)."""
+    from .migrate import check_schema
+
+    database = Database(create_database_engine(url, **engine_options))
+    try:
+        with database.engine.connect():
+            pass
+    except OperationalError as exc:
+        database.dispose()
+        reason = " ".join(str(exc.orig or exc).split())  # one line, whatever the driver printed
+        raise DatabaseError(f"cannot open database {database.display_url}: {reason}") from None
+    if check:
+        try:
+            check_schema(database)
+        except BaseException:
+            database.dispose()
+            raise
+    return database
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_on_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,239 @@
+"""The tables, as SQLAlchemy Core definitions.
+
+The database is only ever created or changed by the Alembic migrations in `migrations/`; these
+definitions are what the code queries against, and a test checks that the migrated schema matches
+them on SQLite and PostgreSQL.
+
+Times are stored in UTC (see `UTCDateTime`). Enumerated values (outcomes, states, kinds) are stored
+as the plain text of the `StrEnum`s in `campaigner.model`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+# Explicit constraint names, so that migrations (and SQLite's batch mode) can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out as an aware UTC `datetime`.
+
+    SQLite has no time zones, and a naive datetime is a bug waiting for a DST change: every value is
+    converted to UTC on the way in (naive values are refused) and marked UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: campaigner stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON on SQLite, JSONB on PostgreSQL (indexable, compact).
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("provider", Text, nullable=False),
+    Column("caller_id", Text, nullable=False),  # E.164
+    Column("message_kind", Text, nullable=False),  # MessageKind
+    # The template (tts, ssml), the URL (audio_url), the column name (audio_url_column) or the
+    # provider's prompt / media name (prompt).
+    Column("message", Text, nullable=False),
+    Column("voice", Text),
+    Column("language", Text),
+    Column("calls_per_second", Float, nullable=False),
+    Column("max_in_flight", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    # Seconds to wait before retrying after each retryable outcome.
+    Column("retry_delay_busy", Integer, nullable=False),
+    Column("retry_delay_no_answer", Integer, nullable=False),
+    Column("retry_delay_failed", Integer, nullable=False),
+    # The calling window, in each contact's own time zone: [window_start, window_end) on
+    # window_days (comma-separated: mon,tue,...). window_end before window_start spans midnight.
+    Column("window_start", Time, nullable=False),
+    Column("window_end", Time, nullable=False),
+    Column("window_days", Text, nullable=False),
+    Column("default_region", Text),  # ISO 3166-1 alpha-2, for numbers without a country code
+    Column("default_timezone", Text, nullable=False),  # IANA zone for numbers with no single zone
+    Column("status", Text, nullable=False),  # CampaignStatus
+    Column("status_reason", Text),  # why it was paused or cancelled, in the operator's words
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("rows_read", Integer, nullable=False, server_default=text("0")),
+    Column("imported", Integer, nullable=False, server_default=text("0")),
+    Column("duplicates", Integer, nullable=False, server_default=text("0")),
+    Column("suppressed", Integer, nullable=False, server_default=text("0")),
+    Column("rejected", Integer, nullable=False, server_default=text("0")),
+    Column("status", Text, nullable=False),  # running, completed, failed
+    Column("error", Text),  # why a failed import failed
+    Index(None, "campaign_id"),
+)
+
+# Rows of an import that did not become contacts (rejected or duplicate), and why.
+import_rejects = Table(
+    "import_rejects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("import_id", Integer, ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("row_number", Integer, nullable=False),  # data row, 1 = first row after the header
+    Column("line_number", Integer, nullable=False),  # physical line of the file where it starts
+    Column("phone_raw", Text),
+    Column("reason", Text, nullable=False),
+    Column("is_duplicate", Boolean, nullable=False),
+    Column("fields", JSONDocument, nullable=False),  # the original row, column -> value
+    Index(None, "import_id"),
+    Index(None, "campaign_id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("phone", Text, nullable=False),  # E.164
+    Column("phone_raw", Text, nullable=False),  # as written in the CSV
+    Column("fields", JSONDocument, nullable=False),  # the CSV row's other columns
+    Column("timezone", Text, nullable=False),  # IANA zone
+    Column("timezone_source", Text, nullable=False),  # TimezoneSource
+    Column("state", Text, nullable=False),  # ContactState
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime),  # when a PENDING contact is due
+    Column("last_outcome", Text),  # Outcome
+    Column("import_id", Integer, ForeignKey("imports.id", ondelete="SET NULL")),
+    Column("source_row", Integer),  # data row in the imported file
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "phone"),
+    # The dialer's hot query: a campaign's pending contacts, soonest first.
+    Index(None, "campaign_id", "state", "next_attempt_at"),
+    Index(None, "phone"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt_number", Integer, nullable=False),
+    Column("provider", Text, nullable=False),
+    # Ours, committed before the dial request goes out; sent as owner_ref / correlationId /
+    # Idempotency-Key so that every webhook and every retry of the request can be tied to it.
+    Column("correlation_key", Text, nullable=False),
+    Column("provider_call_id", Text),
+    Column("progress", Text, nullable=False),  # how far the call got; never moves backwards
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("outcome", Text),  # Outcome, once final
+    Column("provider_reason", Text),  # the provider's own words for the outcome
+    Column("dtmf", Text),  # keys pressed
+    Column("error", Text),  # what went wrong on our side or in the request
+    # One row per dial: the same attempt of a contact can never be recorded twice.
+    UniqueConstraint("contact_id", "attempt_number"),
+    UniqueConstraint("correlation_key"),
+    Index(None, "provider", "provider_call_id"),
+    Index(None, "campaign_id", "outcome"),
+)
+
+# Every webhook body exactly as received, before it is interpreted.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("content_type", Text),
+    # What the body named, so that an orphan can be matched when its attempt appears.
+    Column("correlation_key", Text),
+    Column("provider_call_id", Text),
+    Column("attempt_id", Integer, ForeignKey("attempts.id", ondelete="SET NULL")),
+    Column("status", Text, nullable=False),  # received, applied, duplicate, orphan, unparseable
+    Index(None, "attempt_id"),
+    Index(None, "correlation_key"),
+    Index(None, "provider", "provider_call_id"),
+)
+
+# Do-not-call numbers: global (campaign_id NULL) or for one campaign.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("phone", Text, nullable=False),  # E.164
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("source", Text, nullable=False),  # manual, file:<name>, keypress, ...
+    Column("reason", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("phone", "campaign_id"),
+    # NULLs are distinct in a unique constraint, so global entries need an index of their own.
+    Index(
+        "uq_suppressions_global_phone",
+        "phone",
+        unique=True,
+        sqlite_where=text("campaign_id IS NULL"),
+        postgresql_where=text("campaign_id IS NULL"),
+    ),
+)
