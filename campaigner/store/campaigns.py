@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..campaigns import Campaign, CampaignSettings, Message, RetryPolicy
@@ -96,7 +96,7 @@ def set_status(
     return get_campaign_by_id(connection, campaign.id)
 
 
-def campaign_from_row(row: Mapping[str, Any]) -> Campaign:
+def campaign_from_row(row: RowMapping) -> Campaign:
     settings = CampaignSettings(
         name=row["name"],
         provider=Provider(row["provider"]),
