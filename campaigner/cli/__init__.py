@@ -1,9 +1,7 @@
 """The `campaigner` command line. Each command group lives in its own module."""
 
-from . import database
+# Importing a module attaches its commands to `main`.
+from . import campaign, database, importing, suppress
 from .app import main
 
-__all__ = ["main"]
-
-# Registering the groups: importing a module attaches its commands to `main`.
-del database
+__all__ = ["campaign", "database", "importing", "main", "suppress"]

@@ -1,0 +1,1 @@
+"""`campaigner campaign`: define, inspect and control campaigns."""

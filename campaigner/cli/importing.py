@@ -1,0 +1,1 @@
+"""`campaigner import`: load contacts from a CSV file into a campaign."""

@@ -1,0 +1,1 @@
+"""`campaigner suppress`: the do-not-call list."""
