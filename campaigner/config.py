@@ -20,8 +20,9 @@ an environment variable wins over the file. They are never written to the databa
     service_key = "..."
     base_url = "https://api.us.webexconnect.io/v1" # CAMPAIGNER_WEBEX_BASE_URL
 
-    [receiver]                      # CAMPAIGNER_WEBHOOK_USER, CAMPAIGNER_WEBHOOK_PASSWORD
-    user = "..."
+    [receiver]      # CAMPAIGNER_WEBHOOK_TOKEN, CAMPAIGNER_WEBHOOK_USER, CAMPAIGNER_WEBHOOK_PASSWORD
+    token = "..."   # a long random string: webhooks go to /hooks/{provider}/{token}
+    user = "..."    # or HTTP Basic on /hooks/{provider}
     password = "..."
 """
 
@@ -77,6 +78,7 @@ _SETTINGS: dict[tuple[str, str], str] = {
     ("fractel", "base_url"): "CAMPAIGNER_FRACTEL_BASE_URL",
     ("webex", "service_key"): "CAMPAIGNER_WEBEX_SERVICE_KEY",
     ("webex", "base_url"): "CAMPAIGNER_WEBEX_BASE_URL",
+    ("receiver", "token"): "CAMPAIGNER_WEBHOOK_TOKEN",
     ("receiver", "user"): "CAMPAIGNER_WEBHOOK_USER",
     ("receiver", "password"): "CAMPAIGNER_WEBHOOK_PASSWORD",
 }
