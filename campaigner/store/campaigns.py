@@ -1,18 +1,24 @@
-"""Campaign rows: creating, finding, listing and changing the status of campaigns."""
+"""Campaign rows: creating, finding, listing and changing the status of campaigns.
+
+Also the read-only summaries of a campaign's contacts and imports that `campaign list`, `show` and
+`preview` print, and cancelling, which changes the campaign and its pending contacts together.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..campaigns import Campaign, CampaignSettings, Message, RetryPolicy
-from ..db.schema import campaigns
+from ..db.schema import campaigns, contacts, imports
 from ..errors import AlreadyExists, InvalidTransition, NotFound
-from ..model import CampaignStatus, MessageKind, Outcome, Provider
+from ..model import CampaignStatus, ContactState, MessageKind, Outcome, Provider, TimezoneSource
 from ..windows import CallingWindow, parse_days
 
 # Which status may follow which. Completed campaigns can be resumed: new contacts may be imported.
@@ -94,6 +100,153 @@ def set_status(
         values["finished_at"] = now
     connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(values))
     return get_campaign_by_id(connection, campaign.id)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    campaign: Campaign
+    contacts_cancelled: int  # pending contacts that will now never be dialled
+    in_progress: int  # calls already placed, left to finish
+
+
+def cancel_campaign(connection: Connection, campaign: Campaign, reason: str | None) -> Cancelled:
+    """Cancel the campaign and mark its pending contacts cancelled, in the caller's transaction.
+
+    Cancelling a campaign that is already cancelled changes nothing but still cancels any pending
+    contact, so that nothing of a cancelled campaign is ever left to dial.
+    """
+    if campaign.status is not CampaignStatus.CANCELLED:
+        campaign = set_status(connection, campaign, CampaignStatus.CANCELLED, reason)
+    result = connection.execute(
+        update(contacts)
+        .where(
+            contacts.c.campaign_id == campaign.id,
+            contacts.c.state == ContactState.PENDING.value,
+        )
+        .values(state=ContactState.CANCELLED.value, updated_at=now_utc())
+    )
+    in_progress = contact_counts(connection, [campaign.id])[campaign.id][ContactState.IN_PROGRESS]
+    return Cancelled(campaign, result.rowcount, in_progress)
+
+
+def contact_counts(
+    connection: Connection, campaign_ids: Sequence[int]
+) -> dict[int, Counter[ContactState]]:
+    """Each campaign's number of contacts in each state (a state with none counts 0)."""
+    counts: dict[int, Counter[ContactState]] = {
+        campaign_id: Counter() for campaign_id in campaign_ids
+    }
+    if not campaign_ids:
+        return counts
+    rows = connection.execute(
+        select(contacts.c.campaign_id, contacts.c.state, func.count())
+        .where(contacts.c.campaign_id.in_(campaign_ids))
+        .group_by(contacts.c.campaign_id, contacts.c.state)
+    )
+    for campaign_id, state, count in rows:
+        counts[campaign_id][ContactState(state)] = count
+    return counts
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    file_name: str
+    status: str  # running, completed, failed
+    started_at: datetime
+    finished_at: datetime | None
+    rows_read: int
+    imported: int
+    duplicates: int
+    suppressed: int
+    rejected: int
+    error: str | None
+
+
+def campaign_imports(connection: Connection, campaign_id: int) -> list[ImportSummary]:
+    """The campaign's imports, oldest first."""
+    rows = connection.execute(
+        select(
+            imports.c.file_name,
+            imports.c.status,
+            imports.c.started_at,
+            imports.c.finished_at,
+            imports.c.rows_read,
+            imports.c.imported,
+            imports.c.duplicates,
+            imports.c.suppressed,
+            imports.c.rejected,
+            imports.c.error,
+        )
+        .where(imports.c.campaign_id == campaign_id)
+        .order_by(imports.c.started_at, imports.c.id)
+    )
+    return [ImportSummary(**row) for row in rows.mappings()]
+
+
+@dataclass(frozen=True)
+class PendingContact:
+    phone: str  # E.164
+    fields: Mapping[str, str | None]
+    timezone: str
+    timezone_source: TimezoneSource
+
+
+def first_pending_contacts(
+    connection: Connection, campaign_id: int, limit: int
+) -> list[PendingContact]:
+    """The first `limit` pending contacts, in the order they were imported."""
+    rows = connection.execute(
+        select(contacts.c.phone, contacts.c.fields, contacts.c.timezone, contacts.c.timezone_source)
+        .where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state == ContactState.PENDING.value,
+        )
+        .order_by(contacts.c.id)
+        .limit(limit)
+    )
+    return [
+        PendingContact(phone, fields, timezone, TimezoneSource(source))
+        for phone, fields, timezone, source in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ZoneCount:
+    timezone: str
+    timezone_source: TimezoneSource
+    due: int  # pending contacts that may be called as soon as their window is open
+    waiting: int  # pending contacts waiting for a retry due after `now`
+
+    @property
+    def pending(self) -> int:
+        return self.due + self.waiting
+
+
+def pending_by_zone(connection: Connection, campaign_id: int, now: datetime) -> list[ZoneCount]:
+    """The campaign's pending contacts counted by time zone and how that zone was chosen."""
+    waiting = case((contacts.c.next_attempt_at > now, 1), else_=0)
+    pending = (
+        select(contacts.c.timezone, contacts.c.timezone_source, waiting.label("waiting"))
+        .where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state == ContactState.PENDING.value,
+        )
+        .subquery()
+    )
+    rows = connection.execute(
+        select(
+            pending.c.timezone,
+            pending.c.timezone_source,
+            func.count(),
+            func.sum(pending.c.waiting),
+        )
+        .group_by(pending.c.timezone, pending.c.timezone_source)
+        .order_by(pending.c.timezone, pending.c.timezone_source)
+    )
+    return [
+        ZoneCount(zone, TimezoneSource(source), count - int(waits), int(waits))
+        for zone, source, count, waits in rows
+    ]
 
 
 def campaign_from_row(row: RowMapping) -> Campaign:
