@@ -96,7 +96,10 @@ class CallingWindow:
         if self.spans_midnight and local.time().replace(tzinfo=None) < self.end:
             opened_on -= timedelta(days=1)
         closing_day = opened_on + timedelta(days=1) if self.spans_midnight else opened_on
-        return _local_instant(closing_day, self.end, zone).astimezone(UTC)
+        closing = _local_instant(closing_day, self.end, zone)
+        if closing <= now:  # in the hour a fall-back repeats, the end comes round a second time
+            closing = closing.replace(fold=1)
+        return closing.astimezone(UTC)
 
 
 def parse_days(text: str) -> frozenset[int]:
