@@ -16,6 +16,8 @@ from xml.sax.saxutils import escape
 from .errors import ValidationError
 
 _FORMATTER = string.Formatter()
+# Quotes too, so that a value placed inside an attribute (interpret-as="{kind}") cannot end it.
+_XML_QUOTES = {'"': "&quot;", "'": "&apos;"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Template:
             parts.append(literal)
             if field_name is not None:
                 value = (row.get(field_name) or "").strip()
-                parts.append(escape(value) if self.escape_xml else value)
+                parts.append(escape(value, _XML_QUOTES) if self.escape_xml else value)
         return "".join(parts)
 
 
