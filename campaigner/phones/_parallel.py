@@ -1,0 +1,103 @@
+"""Normalising large imports in worker processes, in order, with few batches in flight."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import chain, islice
+from types import TracebackType
+from typing import TypeVar
+
+from ..errors import ValidationError
+from ._normalise import Compact, Result, check_region, normalise_batch, normalise_many, rebuild
+
+T = TypeVar("T")
+
+_worker_region: str | None = None
+
+
+def _init_worker(region: str | None) -> None:
+    global _worker_region
+    _worker_region = region
+    normalise_batch(["+14155552671", "4155552671"], region)  # load metadata before the first batch
+
+
+def _work(raws: list[str]) -> list[Compact]:
+    return normalise_batch(raws, _worker_region)
+
+
+class ParallelNormaliser:
+    """`normalise_many` over batches, spread over worker processes.
+
+    The payload of each batch (the CSV rows, say) stays in the calling process; only the strings
+    go to the workers, and compact tuples come back. At most two batches per worker are in flight,
+    so memory stays constant however long the input. The pool starts only when there are more than
+    `IN_PROCESS_BATCHES` batches, so a small file does not pay for starting processes;
+    `workers=1` always works in the calling process. Workers are started with "forkserver": they
+    inherit no database connection or thread of the caller.
+    """
+
+    IN_PROCESS_BATCHES = 2
+
+    def __init__(self, region: str | None, *, workers: int | None = None) -> None:
+        self.region = check_region(region)
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        if self.workers < 1:
+            raise ValidationError(f"workers must be at least 1, not {self.workers}")
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ParallelNormaliser:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (if any started); pending batches are cancelled."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    @property
+    def started(self) -> bool:
+        """Whether worker processes are running."""
+        return self._pool is not None
+
+    def map_batches(
+        self, batches: Iterable[tuple[T, Sequence[str]]]
+    ) -> Iterator[tuple[T, list[Result]]]:
+        """Each batch's payload with the results for its numbers, in the order given."""
+        batches = iter(batches)
+        first = list(islice(batches, self.IN_PROCESS_BATCHES + 1))
+        if self.workers == 1 or len(first) <= self.IN_PROCESS_BATCHES:
+            for payload, raws in chain(first, batches):
+                yield payload, normalise_many(raws, self.region)
+            return
+        pool = self._start_pool()
+        in_flight: deque[tuple[T, Future[list[Compact]]]] = deque()
+        for payload, raws in chain(first, batches):
+            in_flight.append((payload, pool.submit(_work, list(raws))))
+            if len(in_flight) >= 2 * self.workers:
+                done, future = in_flight.popleft()
+                yield done, rebuild(future.result())
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, rebuild(future.result())
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_init_worker,
+                initargs=(self.region,),
+            )
+        return self._pool
