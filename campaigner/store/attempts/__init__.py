@@ -1,0 +1,294 @@
+"""Attempts after their creation: the provider's answer to a dial, webhook events, orphans, stale
+calls, and each contact's next state once its attempt has an outcome.
+
+Webhooks can come twice, late, out of order, or before the dial answer naming their call has been
+recorded. So an attempt's `progress` only moves forward (`Progress.furthest`), its outcome is
+decided by `settle_outcome` (the first one stays, except that evidence of an answer turns a
+`no_answer` into `delivered`), an event that changes nothing is marked `duplicate`, and an event
+that matches no attempt is kept as an `orphan` with what it named, to be applied by
+`match_orphans` when the dial answer is recorded.
+
+Every function here works in the caller's write transaction. On PostgreSQL each one first takes
+one transaction-scoped advisory lock: without it the receiver could file an event as an orphan
+while the dialer, in a concurrent transaction, records that event's call id and looks for orphans
+before the receiver commits, and the event would stay an orphan for ever. SQLite's write
+transactions are serialised already (`BEGIN IMMEDIATE`). A caller that also changes other rows
+in the same transaction should call these first, so that the lock is always taken first.
+
+`_rows` holds an attempt in memory while events change it, `_contacts` decides contacts' next
+states, `_results` the values returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+
+from ...db.schema import attempts, events
+from ...durations import format_duration
+from ...model import Outcome, Provider
+from ...providers import (
+    Accepted,
+    CallEvent,
+    DialAnswer,
+    Progress,
+    Refused,
+    Unparseable,
+    WebhookResult,
+    adapter_for,
+)
+from ._contacts import give_back_refused, settle_contacts
+from ._results import NOTHING, Applied, AttemptFinished, EventStatus, FollowUpNeeded
+from ._rows import ATTEMPT_COLUMNS, LiveAttempt, chunks, load_attempts, serialise, write_attempts
+
+# --- The dialer's side ----------------------------------------------------------------------------
+
+
+def record_dial_answers(
+    conn: Connection, answers: Sequence[tuple[int, DialAnswer]], now: datetime
+) -> Applied:
+    """Record the provider's answers to dial requests, by attempt id.
+
+    Accepted: the call id, progress at least ACCEPTED, then any orphan event naming the call is
+    applied. Refused: not a call; the attempt is `rejected_request` with the provider's words in
+    `error`, its contact goes back to PENDING and its attempt is not counted. Transient: only the
+    reason, in `error`. An attempt that already has an outcome still gets its call id.
+    """
+    serialise(conn)
+    live = load_attempts(conn, attempts.c.id, [attempt_id for attempt_id, _ in answers])
+    accepted: list[LiveAttempt] = []
+    refused: list[tuple[LiveAttempt, Refused]] = []
+    for attempt_id, answer in answers:
+        attempt = live.get(attempt_id)
+        if attempt is None:
+            continue
+        if isinstance(answer, Accepted):
+            attempt.provider_call_id = answer.call_id
+            attempt.progress = Progress.furthest(attempt.progress, Progress.ACCEPTED)
+            accepted.append(attempt)
+        elif attempt.outcome is None:
+            attempt.error = (
+                f"{answer.code}: {answer.message}"
+                if isinstance(answer, Refused)
+                else f"transient: {answer.reason}"
+            )
+            if isinstance(answer, Refused):
+                attempt.outcome = Outcome.REJECTED_REQUEST
+                attempt.ended_at = now
+                refused.append((attempt, answer))
+    write_attempts(conn, [attempt for attempt in live.values() if attempt.changed])
+    finished = give_back_refused(conn, [attempt for attempt, _ in refused], now)
+    by_provider: dict[Provider, list[int]] = {}
+    for attempt in accepted:
+        by_provider.setdefault(attempt.provider, []).append(attempt.id)
+    matched = [match_orphans(conn, provider, ids, now) for provider, ids in by_provider.items()]
+    return Applied.merge(Applied(finished, []), *matched)
+
+
+def record_ambiguous(
+    conn: Connection, attempt_ids: Sequence[int], reason: str, now: datetime
+) -> None:
+    """Note on live attempts that their dial request may or may not have placed a call."""
+    serialise(conn)
+    for chunk in chunks(attempt_ids):
+        conn.execute(
+            update(attempts)
+            .where(attempts.c.id.in_(chunk), attempts.c.outcome.is_(None))
+            .values(error=reason)
+        )
+
+
+def settle_stale_attempts(
+    conn: Connection, campaign_id: int, started_before: datetime, now: datetime
+) -> Applied:
+    """Fail the campaign's live attempts requested before `started_before`: no final event came.
+
+    Their contacts then follow the retry policy; a retry is a new attempt.
+    """
+    serialise(conn)
+    rows = conn.execute(
+        select(*ATTEMPT_COLUMNS).where(
+            attempts.c.campaign_id == campaign_id,
+            attempts.c.outcome.is_(None),
+            attempts.c.requested_at < started_before,
+        )
+    ).mappings()
+    stale = [LiveAttempt(row) for row in rows]
+    waited = max(0, round((now - started_before).total_seconds()))
+    reason = f"no final event within {format_duration(waited)}"
+    for attempt in stale:
+        attempt.outcome = Outcome.FAILED
+        attempt.provider_reason = reason
+        attempt.error = f"{attempt.error}; {reason}" if attempt.error else reason
+        attempt.ended_at = now
+    write_attempts(conn, stale)
+    return Applied(settle_contacts(conn, stale, now), [])
+
+
+def live_attempt_count(conn: Connection, campaign_id: int) -> int:
+    """The campaign's attempts still waiting for an outcome."""
+    return conn.execute(
+        select(func.count()).where(
+            attempts.c.campaign_id == campaign_id, attempts.c.outcome.is_(None)
+        )
+    ).scalar_one()
+
+
+# --- The receiver's side --------------------------------------------------------------------------
+
+
+def store_raw_events(
+    conn: Connection,
+    provider: Provider,
+    bodies: Sequence[tuple[bytes, str | None]],
+    now: datetime,
+) -> list[int]:
+    """Store webhook bodies (with their content type) exactly as received; their ids, in order."""
+    if not bodies:
+        return []
+    rows = [
+        {
+            "provider": provider.value,
+            "received_at": now,
+            "body": body,
+            "content_type": content_type,
+            "status": EventStatus.RECEIVED,
+        }
+        for body, content_type in bodies
+    ]
+    result = conn.execute(insert(events).returning(events.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
+
+
+def apply_events(
+    conn: Connection,
+    provider: Provider,
+    items: Sequence[tuple[int, WebhookResult]],
+    now: datetime,
+) -> Applied:
+    """Apply stored events (by event id, parsed) to their attempts, in the order given."""
+    serialise(conn)
+    calls = [result for _, result in items if isinstance(result, CallEvent)]
+    by_key = load_attempts(
+        conn, attempts.c.correlation_key, [e.correlation_key for e in calls if e.correlation_key]
+    )
+    call_ids = [e.call_id for e in calls if e.call_id]
+    by_call = load_attempts(
+        conn, attempts.c.provider_call_id, call_ids, attempts.c.provider == provider.value
+    )
+    # The same attempt reached by key and by call id must be one object.
+    by_id = {attempt.id: attempt for attempt in by_key.values()}
+    by_call = {call_id: by_id.setdefault(a.id, a) for call_id, a in by_call.items()}
+    statuses: list[dict[str, Any]] = []
+    follow_ups: list[FollowUpNeeded] = []
+    for event_id, result in items:
+        if isinstance(result, Unparseable):
+            statuses.append(_event_row(event_id, EventStatus.UNPARSEABLE))
+            continue
+        attempt = by_key.get(result.correlation_key or "") or by_call.get(result.call_id or "")
+        if attempt is None:
+            statuses.append(_event_row(event_id, EventStatus.ORPHAN, result))
+            continue
+        if attempt.provider_call_id is None and result.call_id:
+            attempt.provider_call_id = result.call_id
+            by_call.setdefault(result.call_id, attempt)
+        changed = attempt.apply(result, now)
+        statuses.append(
+            _event_row(
+                event_id,
+                EventStatus.APPLIED if changed else EventStatus.DUPLICATE,
+                result,
+                attempt.id,
+            )
+        )
+        call_id = result.call_id or attempt.provider_call_id
+        if changed and result.follow_up is not None and call_id:
+            follow_ups.append(FollowUpNeeded(attempt.id, provider, call_id, result.follow_up))
+    if statuses:
+        conn.execute(_UPDATE_EVENT, statuses)
+    touched = [attempt for attempt in by_id.values() if attempt.changed]
+    write_attempts(conn, touched)
+    return Applied(settle_contacts(conn, touched, now), follow_ups)
+
+
+def match_orphans(
+    conn: Connection, provider: Provider, attempt_ids: Sequence[int], now: datetime
+) -> Applied:
+    """Apply the orphan events that name these attempts' correlation keys or call ids."""
+    serialise(conn)
+    keys: list[str] = []
+    call_ids: list[str] = []
+    for chunk in chunks(attempt_ids):
+        for key, call_id in conn.execute(
+            select(attempts.c.correlation_key, attempts.c.provider_call_id).where(
+                attempts.c.id.in_(chunk)
+            )
+        ):
+            keys.append(key)
+            if call_id:
+                call_ids.append(call_id)
+    found: dict[int, RowMapping] = {}
+    for column, values in ((events.c.correlation_key, keys), (events.c.provider_call_id, call_ids)):
+        for chunk in chunks(values):
+            rows = conn.execute(
+                select(events.c.id, events.c.body, events.c.content_type).where(
+                    events.c.status == EventStatus.ORPHAN,
+                    events.c.provider == provider.value,
+                    column.in_(chunk),
+                )
+            ).mappings()
+            found.update((row["id"], row) for row in rows)
+    if not found:
+        return NOTHING
+    adapter = adapter_for(provider)
+    parsed = [
+        (event_id, adapter.parse_webhook(row["body"], _headers(row["content_type"])))
+        for event_id, row in sorted(found.items())
+    ]
+    return apply_events(conn, provider, parsed, now)
+
+
+_UPDATE_EVENT = (
+    update(events)
+    .where(events.c.id == bindparam("e_id"))
+    .values(
+        status=bindparam("e_status"),
+        correlation_key=bindparam("e_key"),
+        provider_call_id=bindparam("e_call_id"),
+        attempt_id=bindparam("e_attempt_id"),
+    )
+)
+
+
+def _event_row(
+    event_id: int, status: str, event: CallEvent | None = None, attempt_id: int | None = None
+) -> dict[str, Any]:
+    return {
+        "e_id": event_id,
+        "e_status": status,
+        "e_key": event.correlation_key if event else None,
+        "e_call_id": event.call_id if event else None,
+        "e_attempt_id": attempt_id,
+    }
+
+
+def _headers(content_type: str | None) -> dict[str, str]:
+    return {"content-type": content_type} if content_type else {}
+
+
+__all__ = [
+    "Applied",
+    "AttemptFinished",
+    "EventStatus",
+    "FollowUpNeeded",
+    "apply_events",
+    "live_attempt_count",
+    "match_orphans",
+    "record_ambiguous",
+    "record_dial_answers",
+    "settle_stale_attempts",
+    "store_raw_events",
+]

@@ -1,0 +1,236 @@
+"""A contact's next state once its attempt has an outcome (or was refused, placing no call)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from ...campaigns import RetryPolicy
+from ...db.schema import attempts, campaigns, contacts, suppressions
+from ...model import CampaignStatus, ContactState, Outcome
+from ...retry import decide
+from ._results import AttemptFinished
+from ._rows import LiveAttempt, chunks
+
+
+@dataclass(frozen=True)
+class _Contact:
+    id: int
+    campaign_id: int
+    phone: str
+    state: ContactState
+    attempts: int
+    last_outcome: Outcome | None
+    latest_attempt: int  # the highest attempt_number the contact has
+
+
+@dataclass(frozen=True)
+class _CampaignRules:
+    policy: RetryPolicy
+    cancelled: bool
+
+
+def settle_contacts(
+    conn: Connection, settled: Sequence[LiveAttempt], now: datetime
+) -> list[AttemptFinished]:
+    """Move the contacts of attempts that got (or corrected) their outcome to their next state.
+
+    A new outcome: `retry.decide`, if the contact is still in progress with this attempt as its
+    latest (a contact cancelled or suppressed meanwhile keeps its state). A `no_answer` corrected
+    to `delivered`: the contact becomes delivered if it was waiting for a retry or left
+    `no_answer` by this attempt. Returns the attempts that got their first outcome.
+    """
+    new = [a for a in settled if a.outcome_before is None and a.outcome is not None]
+    corrected = [
+        a
+        for a in settled
+        if a.outcome_before is Outcome.NO_ANSWER and a.outcome is Outcome.DELIVERED
+    ]
+    if not new and not corrected:
+        return []
+    people = _lock_contacts(conn, {a.contact_id for a in [*new, *corrected]})
+    rules = _campaign_rules(conn, {a.campaign_id for a in [*new, *corrected]})
+    suppressed = _suppressed(conn, people.values())
+    changes: list[dict[str, Any]] = []
+    for attempt in new:
+        assert attempt.outcome is not None
+        person = people[attempt.contact_id]
+        if (
+            person.state is not ContactState.IN_PROGRESS
+            or person.latest_attempt > attempt.attempt_number
+        ):
+            continue
+        decision = decide(rules[person.campaign_id].policy, attempt.outcome, person.attempts, now)
+        state = decision.state
+        if state is ContactState.PENDING:
+            state = _pending_or_not(person, rules[person.campaign_id], suppressed)
+        changes.append(_contact_row(person, state, decision.next_attempt_at, attempt.outcome, now))
+    for attempt in corrected:
+        person = people[attempt.contact_id]
+        waiting = person.state is ContactState.PENDING and person.last_outcome is Outcome.NO_ANSWER
+        if person.latest_attempt == attempt.attempt_number and (
+            waiting or person.state is ContactState.NO_ANSWER
+        ):
+            changes.append(
+                _contact_row(person, ContactState.DELIVERED, None, Outcome.DELIVERED, now)
+            )
+    if changes:
+        conn.execute(_UPDATE_CONTACT, changes)
+    return [
+        AttemptFinished(a.id, a.contact_id, a.campaign_id, a.outcome)
+        for a in new
+        if a.outcome is not None
+    ]
+
+
+def give_back_refused(
+    conn: Connection, refused: Sequence[LiveAttempt], now: datetime
+) -> list[AttemptFinished]:
+    """A refused request placed no call: the contact is due again and the attempt is not counted."""
+    if not refused:
+        return []
+    people = _lock_contacts(conn, {a.contact_id for a in refused})
+    rules = _campaign_rules(conn, {a.campaign_id for a in refused})
+    suppressed = _suppressed(conn, people.values())
+    changes: list[dict[str, Any]] = []
+    for attempt in refused:
+        person = people[attempt.contact_id]
+        state = person.state
+        if state is ContactState.IN_PROGRESS and person.latest_attempt == attempt.attempt_number:
+            state = _pending_or_not(person, rules[person.campaign_id], suppressed)
+        changes.append(
+            {
+                "c_id": person.id,
+                "c_state": state.value,
+                "c_attempts": max(0, person.attempts - 1),
+                "c_updated_at": now,
+            }
+        )
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == bindparam("c_id"))
+        .values(
+            state=bindparam("c_state"),
+            attempts=bindparam("c_attempts"),
+            updated_at=bindparam("c_updated_at"),
+        ),
+        changes,
+    )
+    return [
+        AttemptFinished(a.id, a.contact_id, a.campaign_id, Outcome.REJECTED_REQUEST)
+        for a in refused
+    ]
+
+
+def _pending_or_not(
+    person: _Contact, rules: _CampaignRules, suppressed: set[tuple[str, int | None]]
+) -> ContactState:
+    """PENDING, unless the number was suppressed or the campaign cancelled during the call."""
+    if (person.phone, None) in suppressed or (person.phone, person.campaign_id) in suppressed:
+        return ContactState.SUPPRESSED
+    return ContactState.CANCELLED if rules.cancelled else ContactState.PENDING
+
+
+_UPDATE_CONTACT = (
+    update(contacts)
+    .where(contacts.c.id == bindparam("c_id"))
+    .values(
+        state=bindparam("c_state"),
+        next_attempt_at=bindparam("c_next"),
+        last_outcome=bindparam("c_outcome"),
+        updated_at=bindparam("c_updated_at"),
+    )
+)
+
+
+def _contact_row(
+    person: _Contact, state: ContactState, next_at: datetime | None, outcome: Outcome, now: datetime
+) -> dict[str, Any]:
+    return {
+        "c_id": person.id,
+        "c_state": state.value,
+        "c_next": next_at,
+        "c_outcome": outcome.value,
+        "c_updated_at": now,
+    }
+
+
+def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contact]:
+    """The contacts, locked (PostgreSQL) in id order so that concurrent writers cannot deadlock."""
+    latest = (
+        select(func.max(attempts.c.attempt_number))
+        .where(attempts.c.contact_id == contacts.c.id)
+        .scalar_subquery()
+    )
+    found: dict[int, _Contact] = {}
+    for chunk in chunks(sorted(contact_ids)):
+        rows = conn.execute(
+            select(
+                contacts.c.id,
+                contacts.c.campaign_id,
+                contacts.c.phone,
+                contacts.c.state,
+                contacts.c.attempts,
+                contacts.c.last_outcome,
+                latest.label("latest"),
+            )
+            .where(contacts.c.id.in_(chunk))
+            .order_by(contacts.c.id)
+            .with_for_update(of=contacts)
+        )
+        for row in rows.mappings():
+            found[row["id"]] = _Contact(
+                row["id"],
+                row["campaign_id"],
+                row["phone"],
+                ContactState(row["state"]),
+                row["attempts"],
+                Outcome(row["last_outcome"]) if row["last_outcome"] else None,
+                row["latest"] or 0,
+            )
+    return found
+
+
+def _campaign_rules(conn: Connection, campaign_ids: set[int]) -> dict[int, _CampaignRules]:
+    rows = conn.execute(
+        select(
+            campaigns.c.id,
+            campaigns.c.status,
+            campaigns.c.max_attempts,
+            campaigns.c.retry_delay_busy,
+            campaigns.c.retry_delay_no_answer,
+            campaigns.c.retry_delay_failed,
+        ).where(campaigns.c.id.in_(sorted(campaign_ids)))
+    )
+    return {
+        row.id: _CampaignRules(
+            RetryPolicy(
+                max_attempts=row.max_attempts,
+                delays={
+                    Outcome.BUSY: row.retry_delay_busy,
+                    Outcome.NO_ANSWER: row.retry_delay_no_answer,
+                    Outcome.FAILED: row.retry_delay_failed,
+                },
+            ),
+            cancelled=row.status == CampaignStatus.CANCELLED.value,
+        )
+        for row in rows
+    }
+
+
+def _suppressed(conn: Connection, people: Iterable[_Contact]) -> set[tuple[str, int | None]]:
+    """(phone, campaign id or None for global) of the do-not-call entries naming these numbers."""
+    phones = sorted({person.phone for person in people})
+    found: set[tuple[str, int | None]] = set()
+    for chunk in chunks(phones):
+        rows = conn.execute(
+            select(suppressions.c.phone, suppressions.c.campaign_id).where(
+                suppressions.c.phone.in_(chunk)
+            )
+        )
+        found.update((phone, campaign_id) for phone, campaign_id in rows)
+    return found

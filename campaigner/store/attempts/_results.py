@@ -1,0 +1,56 @@
+"""What the attempt functions report back, and the values of `events.status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...model import Outcome, Provider
+from ...providers import FollowUp
+
+
+class EventStatus:
+    """The values of `events.status`."""
+
+    RECEIVED = "received"  # stored, not (yet) applied
+    APPLIED = "applied"  # changed its attempt
+    DUPLICATE = "duplicate"  # matched an attempt and changed nothing (a repeat, or too late)
+    ORPHAN = "orphan"  # no attempt matches yet
+    UNPARSEABLE = "unparseable"  # not an event of this provider; kept as received
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    """An attempt that got its outcome in this transaction."""
+
+    attempt_id: int
+    contact_id: int
+    campaign_id: int
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class FollowUpNeeded:
+    """A request the provider needs about a call (EnableX: hang up after the message)."""
+
+    attempt_id: int
+    provider: Provider
+    call_id: str
+    follow_up: FollowUp
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a batch of changes did."""
+
+    finished: list[AttemptFinished]
+    follow_ups: list[FollowUpNeeded]
+
+    @staticmethod
+    def merge(*parts: Applied) -> Applied:
+        return Applied(
+            [item for part in parts for item in part.finished],
+            [item for part in parts for item in part.follow_ups],
+        )
+
+
+NOTHING = Applied([], [])

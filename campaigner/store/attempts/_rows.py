@@ -1,0 +1,136 @@
+"""Attempt rows held in memory while a transaction changes them, and the SQL they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
+
+from ...db.schema import attempts
+from ...model import Outcome, Provider
+from ...providers import CallEvent, Progress, settle_outcome
+
+# Ids per IN (...) list: well under SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 500
+# pg_advisory_xact_lock key shared by every transaction that changes attempts from events.
+ADVISORY_LOCK_KEY = 0x63616D70  # "camp"
+
+
+ATTEMPT_COLUMNS = (
+    attempts.c.id,
+    attempts.c.contact_id,
+    attempts.c.campaign_id,
+    attempts.c.attempt_number,
+    attempts.c.provider,
+    attempts.c.correlation_key,
+    attempts.c.provider_call_id,
+    attempts.c.progress,
+    attempts.c.outcome,
+    attempts.c.answered_at,
+    attempts.c.ended_at,
+    attempts.c.dtmf,
+    attempts.c.provider_reason,
+    attempts.c.error,
+)
+_MUTABLE = (
+    "provider_call_id",
+    "progress",
+    "outcome",
+    "answered_at",
+    "ended_at",
+    "dtmf",
+    "provider_reason",
+    "error",
+)
+_UPDATE_ATTEMPT = (
+    update(attempts)
+    .where(attempts.c.id == bindparam("a_id"))
+    .values({name: bindparam(f"a_{name}") for name in _MUTABLE})
+)
+
+
+class LiveAttempt:
+    """An attempt row being changed in memory; written back once per transaction."""
+
+    def __init__(self, row: RowMapping) -> None:
+        self.id: int = row["id"]
+        self.contact_id: int = row["contact_id"]
+        self.campaign_id: int = row["campaign_id"]
+        self.attempt_number: int = row["attempt_number"]
+        self.provider = Provider(row["provider"])
+        self.provider_call_id: str | None = row["provider_call_id"]
+        self.progress = Progress(row["progress"])
+        self.outcome: Outcome | None = Outcome(row["outcome"]) if row["outcome"] else None
+        self.answered_at: datetime | None = row["answered_at"]
+        self.ended_at: datetime | None = row["ended_at"]
+        self.dtmf: str | None = row["dtmf"]
+        self.provider_reason: str | None = row["provider_reason"]
+        self.error: str | None = row["error"]
+        self.outcome_before = self.outcome
+        self._stored = self._values()
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _MUTABLE}
+
+    @property
+    def changed(self) -> bool:
+        return self._values() != self._stored
+
+    def apply(self, event: CallEvent, now: datetime) -> bool:
+        """Take one event into account; whether it changed anything."""
+        before = self._values()
+        at = event.occurred_at or now
+        outcome = settle_outcome(self.outcome, self.progress, event)
+        progress = Progress.furthest(self.progress, event.progress)
+        newly_settled = self.outcome is None and outcome is not None
+        if self.answered_at is None and (
+            (event.progress is not None and event.progress.shows_answer)
+            or (outcome is Outcome.DELIVERED and outcome is not self.outcome)
+        ):
+            self.answered_at = at
+        if progress is Progress.ENDED and self.progress is not Progress.ENDED:
+            self.ended_at = at  # the hang-up: when the call really ended
+        elif newly_settled and self.ended_at is None:
+            self.ended_at = at
+        if outcome is not self.outcome:
+            self.provider_reason = event.provider_reason
+        if event.dtmf:
+            self.dtmf = event.dtmf
+        self.outcome = outcome
+        self.progress = progress
+        return self._values() != before
+
+    def row(self) -> dict[str, Any]:
+        values = {f"a_{name}": value for name, value in self._values().items()}
+        values["a_progress"] = self.progress.value
+        values["a_outcome"] = self.outcome.value if self.outcome else None
+        return values | {"a_id": self.id}
+
+
+def serialise(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+
+
+def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def load_attempts(
+    conn: Connection, column: Any, values: Iterable[Any], *conditions: Any
+) -> dict[Any, LiveAttempt]:
+    """Attempts whose `column` is one of `values`, by that value."""
+    found: dict[Any, LiveAttempt] = {}
+    for chunk in chunks(list(dict.fromkeys(values))):
+        rows = conn.execute(select(*ATTEMPT_COLUMNS).where(column.in_(chunk), *conditions))
+        for row in rows.mappings():
+            found[row[column.name]] = LiveAttempt(row)
+    return found
+
+
+def write_attempts(conn: Connection, changed: Sequence[LiveAttempt]) -> None:
+    if changed:
+        conn.execute(_UPDATE_ATTEMPT, [attempt.row() for attempt in changed])
