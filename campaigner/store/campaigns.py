@@ -224,24 +224,15 @@ class ZoneCount:
 
 def pending_by_zone(connection: Connection, campaign_id: int, now: datetime) -> list[ZoneCount]:
     """The campaign's pending contacts counted by time zone and how that zone was chosen."""
-    waiting = case((contacts.c.next_attempt_at > now, 1), else_=0)
-    pending = (
-        select(contacts.c.timezone, contacts.c.timezone_source, waiting.label("waiting"))
+    waiting = func.sum(case((contacts.c.next_attempt_at > now, 1), else_=0))
+    rows = connection.execute(
+        select(contacts.c.timezone, contacts.c.timezone_source, func.count(), waiting)
         .where(
             contacts.c.campaign_id == campaign_id,
             contacts.c.state == ContactState.PENDING.value,
         )
-        .subquery()
-    )
-    rows = connection.execute(
-        select(
-            pending.c.timezone,
-            pending.c.timezone_source,
-            func.count(),
-            func.sum(pending.c.waiting),
-        )
-        .group_by(pending.c.timezone, pending.c.timezone_source)
-        .order_by(pending.c.timezone, pending.c.timezone_source)
+        .group_by(contacts.c.timezone, contacts.c.timezone_source)
+        .order_by(contacts.c.timezone, contacts.c.timezone_source)
     )
     return [
         ZoneCount(zone, TimezoneSource(source), count - int(waits), int(waits))
