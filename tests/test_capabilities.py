@@ -1,13 +1,13 @@
-"""Which provider plays which message: the table `campaign create` checks against."""
+"""Which provider plays which message: what `campaign create` checks through the adapters."""
 
 from __future__ import annotations
 
 import pytest
 
 from campaigner.campaigns import Message
-from campaigner.capabilities import check_audio_url, check_message
 from campaigner.errors import ValidationError
 from campaigner.model import MessageKind, Provider
+from campaigner.providers import adapter_for
 
 TTS = Message(MessageKind.TTS, "Hello {name}")
 SSML = Message(MessageKind.SSML, "<speak>Hello {name}</speak>")
@@ -46,10 +46,10 @@ PROMPT = Message(MessageKind.PROMPT, "welcome")
 )
 def test_check_message(provider: Provider, message: Message, refusal: str | None) -> None:
     if refusal is None:
-        check_message(provider, message)
+        adapter_for(provider).check_message(message)
     else:
         with pytest.raises(ValidationError, match=refusal):
-            check_message(provider, message)
+            adapter_for(provider).check_message(message)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,29 @@ def test_check_message(provider: Provider, message: Message, refusal: str | None
 )
 def test_check_audio_url_per_contact(provider: Provider, url: str, ok: bool) -> None:
     if ok:
-        check_audio_url(provider, url)
+        adapter_for(provider).check_audio_url(url)
     else:
         with pytest.raises(ValidationError):
-            check_audio_url(provider, url)
+            adapter_for(provider).check_audio_url(url)
+
+
+@pytest.mark.parametrize(
+    ("provider", "voice", "language", "refusal"),
+    [
+        (Provider.ENABLEX, "female", "en-US", None),
+        (Provider.ENABLEX, "robot", None, "enablex has no voice 'robot'"),
+        (Provider.FRACTEL, None, None, None),
+        (Provider.FRACTEL, "female", None, "fractel has no voice"),
+        (Provider.FRACTEL, None, "en-US", "fractel has no choice of TTS language"),
+        (Provider.WEBEX, "Joanna", "en-US", None),
+    ],
+)
+def test_tts_voice_and_language(
+    provider: Provider, voice: str | None, language: str | None, refusal: str | None
+) -> None:
+    message = Message(MessageKind.TTS, "Hello", voice=voice, language=language)
+    if refusal is None:
+        adapter_for(provider).check_message(message)
+    else:
+        with pytest.raises(ValidationError, match=refusal):
+            adapter_for(provider).check_message(message)

@@ -147,6 +147,8 @@ def test_create_says_which_default_zone_it_chose(
         (["--tts", None, "--audio-url", "ftp://host/a.wav"], "is not an http(s) URL"),
         (["--tts", None, "--audio-url", "http://host/a.wav"], "enablex fetches audio over HTTPS"),
         (["--provider", "fractel", "--tts", None, "--prompt", "p"], "fractel cannot play a prompt"),
+        (["--provider", "fractel", "--caller-id", "+442079460018"], "presents only +1 caller IDs"),
+        (["--voice", "robot"], "enablex has no voice 'robot'"),
         (["--cps", "0"], "calls per second must be above 0"),
         (["--cps", "-1"], "calls per second must be above 0"),
         (["--max-in-flight", "0"], "max calls in flight must be at least 1"),

@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from ..campaigns import CampaignSettings, Message, RetryPolicy
-from ..capabilities import check_message
 from ..durations import parse_duration
 from ..errors import ValidationError
 from ..model import RETRYABLE_OUTCOMES, MessageKind, Outcome, Provider
+from ..providers import adapter_for
 from ..store.campaigns import create_campaign
 from ..windows import CallingWindow
 from .app import database_option, opened_database
@@ -164,7 +164,9 @@ def create_command(
         default_region=region,
         default_timezone=zone,
     ).validate()
-    check_message(chosen_provider, settings.message)
+    adapter = adapter_for(chosen_provider)
+    adapter.check_caller_id(settings.caller_id)
+    adapter.check_message(settings.message)
     with opened_database(db) as database, database.write() as connection:
         campaign = create_campaign(connection, settings)
     click.echo(
