@@ -215,11 +215,24 @@ def _zone(number_type: Any, country_code: int, e164_digits: str) -> str | None:
     """time_zones_for_number for a number already classified, reduced to one zone or None."""
     if not phonenumbers.is_number_type_geographical(number_type, country_code):
         return _country_zone(country_code)
-    for size in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+    for size in _zone_prefix_sizes(country_code):
         zones = TIMEZONE_DATA.get(e164_digits[:size])
         if zones is not None:
             return _single(zones)
     return None
+
+
+@cache
+def _zone_prefix_sizes(country_code: int) -> tuple[int, ...]:
+    """The lengths, longest first, of the time-zone prefixes that can match a number with this
+    country code (those that extend the code or are part of it): the lookup skips the others."""
+    code = str(country_code)
+    sizes = {
+        len(prefix)
+        for prefix in TIMEZONE_DATA
+        if prefix.startswith(code) or code.startswith(prefix)
+    }
+    return tuple(sorted(sizes, reverse=True))
 
 
 @cache

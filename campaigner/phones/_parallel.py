@@ -36,8 +36,12 @@ class ParallelNormaliser:
     go to the workers, and compact tuples come back. At most two batches per worker are in flight,
     so memory stays constant however long the input. The pool starts only when there are more than
     `IN_PROCESS_BATCHES` batches, so a small file does not pay for starting processes;
-    `workers=1` always works in the calling process. Workers are started with "forkserver": they
-    inherit no database connection or thread of the caller.
+    `workers=1` always works in the calling process.
+
+    Workers are started with "spawn": they inherit no database connection, lock or thread of the
+    caller, and, being its direct children, they count in its `RUSAGE_CHILDREN`. Like any spawned
+    process they import the caller's main module, so a script that uses this needs the usual
+    `if __name__ == "__main__":` guard (console scripts have one).
     """
 
     IN_PROCESS_BATCHES = 2
@@ -96,7 +100,7 @@ class ParallelNormaliser:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("forkserver"),
+                mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
                 initargs=(self.region,),
             )
