@@ -76,7 +76,8 @@ _SECRET_HEADERS = frozenset({"authorization", "token", "key"})
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """A request to send with httpx. `repr` hides the headers that carry secrets."""
+    """A request to send with httpx. `repr` hides the headers that carry secrets, and the body,
+    which holds the callee's number."""
 
     method: str
     url: str
@@ -249,13 +250,24 @@ class Capabilities:
 class ProviderAdapter(ABC):
     """Pure translation between campaigner and one provider's API; no I/O."""
 
-    provider: Provider
+    provider: Provider  # also the settings section of its credentials
     capabilities: Capabilities
     default_base_url: str
+    secret_setting: str  # the settings key of the secret
+    account_setting: str | None = None  # and of the account, for a provider that wants one
 
-    @abstractmethod
     def credentials(self, settings: Settings) -> Credentials:
-        """The credentials from the settings; ConfigError names any that are missing."""
+        """The credentials from the settings; ConfigError names any that are missing.
+
+        `base_url` may be overridden (a region, or the simulator); it is used without a final /.
+        """
+        section = self.provider.value
+        account = self.account_setting
+        return Credentials(
+            base_url=(settings.get(section, "base_url") or self.default_base_url).rstrip("/"),
+            secret=settings.require(section, self.secret_setting),
+            account=settings.require(section, account) if account else None,
+        )
 
     @abstractmethod
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:

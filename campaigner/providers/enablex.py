@@ -19,7 +19,6 @@ import base64
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from ..config import Settings
 from ..model import MessageKind, Outcome, Provider
 from . import _parsing
 from .base import (
@@ -46,6 +45,8 @@ DEFAULT_LANGUAGE = "en-US"
 
 # state -> (kind, progress, outcome). Anything else (incomingcall, bridging, bridged,
 # bridge(d)_disconnected, recording and speech states) is INFO: not about delivering our message.
+# The pages also use `failed` for a failed bridge or recording; campaigner does neither, so a
+# `failed` state can only be the call's.
 _CALL_STATES: Mapping[str, tuple[EventKind, Progress | None, Outcome | None]] = {
     "initiated": (EventKind.PROGRESS, Progress.ACCEPTED, None),
     "ringing": (EventKind.PROGRESS, Progress.RINGING, None),
@@ -79,6 +80,8 @@ _LIVE_STATES: Mapping[str, Progress] = {
 class EnableXAdapter(ProviderAdapter):
     provider = Provider.ENABLEX
     default_base_url = DEFAULT_BASE_URL
+    secret_setting = "app_key"
+    account_setting = "app_id"
     capabilities = Capabilities(
         kinds=frozenset(MessageKind),
         collects_dtmf=True,
@@ -88,13 +91,6 @@ class EnableXAdapter(ProviderAdapter):
         https_only=True,
         idempotent_dial=True,
     )
-
-    def credentials(self, settings: Settings) -> Credentials:
-        return Credentials(
-            base_url=(settings.get("enablex", "base_url") or DEFAULT_BASE_URL).rstrip("/"),
-            secret=settings.require("enablex", "app_key"),
-            account=settings.require("enablex", "app_id"),
-        )
 
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:
         self.check_call(call)
@@ -136,7 +132,7 @@ class EnableXAdapter(ProviderAdapter):
         if state == "failed":
             return Refused(code or "failed", message or "EnableX could not initiate the call", 200)
         if voice_id is None:
-            return Refused("unreadable", f"answer has no voice_id: {document}", 200)
+            return Refused("unreadable", f"answer has no voice_id ({', '.join(document)})", 200)
         return Accepted(voice_id)
 
     def _error_fields(self, document: Mapping[str, object]) -> tuple[str | None, str | None]:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import phonenumbers
 
-from ..config import Settings
+from ..errors import ValidationError
 from ..model import MessageKind, Outcome, Provider
 from . import _parsing
 from .base import (
@@ -63,6 +63,7 @@ _DISPOSITIONS: Mapping[str, Outcome] = {
 class FractelAdapter(ProviderAdapter):
     provider = Provider.FRACTEL
     default_base_url = DEFAULT_BASE_URL
+    secret_setting = "token"
     capabilities = Capabilities(
         kinds=frozenset(
             {MessageKind.TTS, MessageKind.SSML, MessageKind.AUDIO_URL, MessageKind.AUDIO_URL_COLUMN}
@@ -75,12 +76,6 @@ class FractelAdapter(ProviderAdapter):
         idempotent_dial=False,
         caller_id_country_codes=frozenset({_NANP}),  # FracTEL's FoneNumbers
     )
-
-    def credentials(self, settings: Settings) -> Credentials:
-        return Credentials(
-            base_url=(settings.get("fractel", "base_url") or DEFAULT_BASE_URL).rstrip("/"),
-            secret=settings.require("fractel", "token"),
-        )
 
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:
         self.check_call(call)
@@ -175,7 +170,7 @@ def fonenumber(e164: str) -> str:
     return str(phonenumbers.national_significant_number(_parse(e164, UnsupportedCall)))
 
 
-def _parse(e164: str, error: type[Exception]) -> phonenumbers.PhoneNumber:
+def _parse(e164: str, error: type[ValidationError]) -> phonenumbers.PhoneNumber:
     try:
         return phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config import Settings
 from ..model import MessageKind, Outcome, Provider
 from . import _parsing
 from .base import (
@@ -67,6 +66,7 @@ _STATUSES: Mapping[str, tuple[EventKind, Progress, Outcome | None]] = {
 class WebexAdapter(ProviderAdapter):
     provider = Provider.WEBEX
     default_base_url = DEFAULT_BASE_URL
+    secret_setting = "service_key"
     capabilities = Capabilities(
         kinds=frozenset(MessageKind),
         collects_dtmf=False,  # a simple outbound message; key presses need a programmable flow
@@ -76,12 +76,6 @@ class WebexAdapter(ProviderAdapter):
         https_only=False,
         idempotent_dial=True,
     )
-
-    def credentials(self, settings: Settings) -> Credentials:
-        return Credentials(
-            base_url=(settings.get("webex", "base_url") or DEFAULT_BASE_URL).rstrip("/"),
-            secret=settings.require("webex", "service_key"),
-        )
 
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:
         self.check_call(call)
