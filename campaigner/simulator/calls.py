@@ -108,8 +108,11 @@ class Dialect(Protocol):
     def server_error(self, status: int, at: datetime) -> Refusal: ...
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def json_bytes(body: JsonObject) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _ENCODER.encode(body).encode()
 
 
 def parse_json_object(body: bytes) -> JsonObject | None:

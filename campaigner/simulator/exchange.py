@@ -298,10 +298,10 @@ class Exchange:
             if seconds > 0:
                 await asyncio.sleep(seconds)
             return False
-        if live.hung_up.is_set():
-            return True
+        if live.hung_up.is_set() or seconds <= 0:
+            return live.hung_up.is_set()
         try:
-            async with asyncio.timeout(max(seconds, 0.0)):
+            async with asyncio.timeout(seconds):
                 await live.hung_up.wait()
         except TimeoutError:
             return False

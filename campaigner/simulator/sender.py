@@ -13,6 +13,7 @@ it failed before a byte of answer came back (the receiver never saw the request)
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import Mapping
 from typing import cast
@@ -132,6 +133,18 @@ class _Pool:
         self.idle.clear()
 
 
+@functools.lru_cache(maxsize=4096)
+def _split(url: str) -> tuple[str, int, str, str]:
+    """Host, port, `Host` header and request target of an http URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise SendError(f"cannot deliver to {url!r}: the simulator sends plain http only")
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    return parts.hostname, parts.port or 80, parts.netloc, target
+
+
 class WebhookSender:
     """Sends webhooks; one pool of at most `connections_per_host` connections per host:port."""
 
@@ -144,32 +157,24 @@ class WebhookSender:
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None = None
     ) -> int:
         """Send one request and return the answer's HTTP status; SendError if there is none."""
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise SendError(f"cannot deliver to {url!r}: the simulator sends plain http only")
-        port = parts.port or 80
-        target = parts.path or "/"
-        if parts.query:
-            target = f"{target}?{parts.query}"
+        host, port, netloc, target = _split(url)
         lines = [
             f"{method} {target} HTTP/1.1",
-            f"Host: {parts.netloc}",
+            f"Host: {netloc}",
             "User-Agent: campaigner-simulator",
         ]
         if body is not None:
             lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-        pool = self._pools.get((parts.hostname, port))
+        pool = self._pools.get((host, port))
         if pool is None:
-            pool = self._pools[(parts.hostname, port)] = _Pool(
-                parts.hostname, port, self.connections_per_host
-            )
+            pool = self._pools[(host, port)] = _Pool(host, port, self.connections_per_host)
         try:
             async with asyncio.timeout(self.timeout):
                 return await pool.request(request)
         except TimeoutError:
-            raise SendError(f"no answer from {parts.netloc} within {self.timeout} s") from None
+            raise SendError(f"no answer from {netloc} within {self.timeout} s") from None
 
     def close(self) -> None:
         for pool in self._pools.values():
