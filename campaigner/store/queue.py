@@ -1,0 +1,437 @@
+"""The dialing queue: claiming due contacts and creating their attempts, one batch per transaction.
+
+`claim_due` is the only way a contact gets an attempt. In one write transaction it takes the
+campaign's due PENDING contacts, soonest first, and for each one decides at that instant:
+
+- its number is on the do-not-call list (global or this campaign's) -> SUPPRESSED, never dialled;
+- its calling window is closed in its own time zone -> it waits: `next_attempt_at` moves to the
+  window's next opening (the contact is not failed);
+- the provider cannot make this call (`Uncallable`: a number it cannot express, a contact's audio
+  URL it cannot fetch) -> the attempt is recorded with that outcome and the contact is final;
+- otherwise an attempt is created with a fresh correlation key, `contacts.attempts` is
+  incremented and the contact is IN_PROGRESS: all committed before its dial request goes out.
+
+On SQLite the write transaction is `BEGIN IMMEDIATE`, so no two claims overlap; on PostgreSQL the
+rows are taken `FOR UPDATE SKIP LOCKED`, so several dialers can share a campaign without waiting
+for each other or claiming the same contact. The unique (contact_id, attempt_number) lets the
+database itself refuse a second attempt of the same number.
+
+`release_unsent` undoes a claim whose request was never sent (the window closed between the
+claim and the dial, or the run stopped first): the attempt row goes, the contact is due again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from ..campaigns import Campaign
+from ..db.schema import attempts, campaigns, contacts, suppressions
+from ..model import CampaignStatus, ContactState, Outcome
+from ..providers.base import Progress
+from ..windows import zone_named
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+# Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
+_CHUNK = 500
+# A claim looks at up to this many due contacts per contact it may claim, so that contacts whose
+# window is closed (deferred) do not leave a batch nearly empty, without scanning a whole list.
+_SCAN_FACTOR = 4
+
+
+class Uncallable(Exception):
+    """The provider cannot make this contact's call; raised by a claim's `prepare`."""
+
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DueContact:
+    contact_id: int
+    phone: str  # E.164
+    fields: Mapping[str, str | None]
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Claimed(Generic[T]):
+    """A contact whose attempt is committed: its request may now be sent."""
+
+    attempt_id: int
+    attempt_number: int
+    correlation_key: str
+    contact: DueContact
+    request: T  # what `prepare` built for it
+
+
+@dataclass
+class ClaimBatch(Generic[T]):
+    status: CampaignStatus  # the campaign's status when the batch was claimed
+    claimed: list[Claimed[T]] = field(default_factory=list)
+    suppressed: int = 0  # contacts found on the do-not-call list
+    deferred: int = 0  # contacts whose window is closed: they wait for it to open
+    uncallable: int = 0  # contacts the provider cannot call: final
+
+
+Prepare = Callable[[DueContact, str], T]
+"""Builds a contact's request from it and its new correlation key; may raise `Uncallable`."""
+
+
+def new_correlation_key() -> str:
+    return uuid.uuid4().hex
+
+
+def claim_due(
+    connection: Connection,
+    campaign: Campaign,
+    now: datetime,
+    limit: int,
+    prepare: Prepare[T],
+) -> ClaimBatch[T]:
+    """Claim up to `limit` due contacts of `campaign` (see the module docstring).
+
+    Nothing is claimed unless the campaign is RUNNING in the database at this instant, so that a
+    pause or a cancel committed by another process stops the dialer at its next claim.
+    """
+    status = CampaignStatus(
+        connection.execute(
+            select(campaigns.c.status).where(campaigns.c.id == campaign.id)
+        ).scalar_one()
+    )
+    batch: ClaimBatch[T] = ClaimBatch(status)
+    if status is not CampaignStatus.RUNNING or limit < 1:
+        return batch
+    window = campaign.settings.window
+    zones: dict[str, ZoneInfo] = {}
+    scanned = 0
+    while len(batch.claimed) < limit and scanned < limit * _SCAN_FACTOR:
+        due = _due_contacts(connection, campaign.id, now, limit - len(batch.claimed))
+        if not due:
+            break
+        scanned += len(due)
+        on_list = suppressed_numbers(connection, campaign.id, [c.phone for c in due])
+        callable_now: list[DueContact] = []
+        deferred: dict[datetime, list[int]] = defaultdict(list)
+        for contact in due:
+            if contact.phone in on_list:
+                continue
+            zone = zones.get(contact.timezone) or zones.setdefault(
+                contact.timezone, zone_named(contact.timezone)
+            )
+            if window.is_open(now, zone):
+                callable_now.append(contact)
+            else:
+                deferred[window.next_opening(now, zone)].append(contact.contact_id)
+        _mark(
+            connection,
+            [c.contact_id for c in due if c.phone in on_list],
+            now,
+            state=ContactState.SUPPRESSED,
+        )
+        for opening, ids in deferred.items():
+            _mark(connection, ids, now, next_attempt_at=opening)
+        batch.suppressed += sum(1 for c in due if c.phone in on_list)
+        batch.deferred += sum(len(ids) for ids in deferred.values())
+        batch.uncallable += _create_attempts(
+            connection, campaign, now, callable_now, prepare, batch
+        )
+    return batch
+
+
+def _due_contacts(
+    connection: Connection, campaign_id: int, now: datetime, limit: int
+) -> list[DueContact]:
+    query = (
+        select(contacts.c.id, contacts.c.phone, contacts.c.fields, contacts.c.timezone)
+        .where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state == ContactState.PENDING.value,
+            or_(contacts.c.next_attempt_at <= now, contacts.c.next_attempt_at.is_(None)),
+        )
+        .order_by(contacts.c.next_attempt_at, contacts.c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=contacts)
+    return [DueContact(*row) for row in connection.execute(query)]
+
+
+def _create_attempts(
+    connection: Connection,
+    campaign: Campaign,
+    now: datetime,
+    due: Sequence[DueContact],
+    prepare: Prepare[T],
+    batch: ClaimBatch[T],
+) -> int:
+    """Create the attempts of `due`, claimed into `batch`; returns how many were uncallable."""
+    if not due:
+        return 0
+    numbers = _highest_attempt_numbers(connection, [c.contact_id for c in due])
+    rows: list[dict[str, object]] = []
+    prepared: dict[str, tuple[DueContact, int, T]] = {}
+    uncallable: dict[Outcome, list[int]] = defaultdict(list)
+    for contact in due:
+        key = new_correlation_key()
+        number = numbers.get(contact.contact_id, 0) + 1
+        row: dict[str, object] = {
+            "contact_id": contact.contact_id,
+            "campaign_id": campaign.id,
+            "attempt_number": number,
+            "provider": campaign.settings.provider.value,
+            "correlation_key": key,
+            "progress": Progress.REQUESTED.value,
+            "requested_at": now,
+            "outcome": None,
+            "ended_at": None,
+            "error": None,
+        }
+        try:
+            prepared[key] = (contact, number, prepare(contact, key))
+        except Uncallable as exc:
+            row |= {"outcome": exc.outcome.value, "ended_at": now, "error": exc.reason}
+            uncallable[exc.outcome].append(contact.contact_id)
+        rows.append(row)
+    created = connection.execute(
+        insert(attempts).returning(attempts.c.id, attempts.c.correlation_key), rows
+    )
+    for attempt_id, key in created:
+        if key in prepared:
+            contact, number, request = prepared[key]
+            batch.claimed.append(Claimed(attempt_id, number, key, contact, request))
+    for chunk in _chunks([contact.contact_id for contact, _, _ in prepared.values()]):
+        connection.execute(
+            update(contacts)
+            .where(contacts.c.id.in_(chunk))
+            .values(
+                state=ContactState.IN_PROGRESS.value,
+                attempts=contacts.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+    for outcome, ids in uncallable.items():
+        _mark(connection, ids, now, state=ContactState(outcome.value), last_outcome=outcome)
+    return sum(len(ids) for ids in uncallable.values())
+
+
+def _highest_attempt_numbers(connection: Connection, contact_ids: Sequence[int]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for chunk in _chunks(contact_ids):
+        rows = connection.execute(
+            select(attempts.c.contact_id, func.max(attempts.c.attempt_number))
+            .where(attempts.c.contact_id.in_(chunk))
+            .group_by(attempts.c.contact_id)
+        )
+        found.update((contact_id, highest) for contact_id, highest in rows)
+    return found
+
+
+def suppressed_numbers(connection: Connection, campaign_id: int, phones: Iterable[str]) -> set[str]:
+    """Which of `phones` are on the do-not-call list for this campaign (its own or the global)."""
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(phones))):
+        found.update(
+            connection.execute(
+                select(suppressions.c.phone).where(
+                    suppressions.c.phone.in_(chunk),
+                    or_(
+                        suppressions.c.campaign_id.is_(None),
+                        suppressions.c.campaign_id == campaign_id,
+                    ),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def release_unsent(
+    connection: Connection,
+    campaign_id: int,
+    due_again: Mapping[int, datetime | None],
+    now: datetime,
+) -> int:
+    """Undo the claims of attempts whose request was never sent; returns how many were undone.
+
+    `due_again` maps each attempt id to the contact's new `next_attempt_at` (None: unchanged, due
+    now). The attempt row is deleted (no request carried its key) and the contact is PENDING again
+    with its attempt count back, unless meanwhile its number was suppressed (SUPPRESSED) or the
+    campaign cancelled (CANCELLED). Attempts that got an answer or an outcome are left alone.
+    """
+    released = 0
+    for chunk in _chunks(list(due_again)):
+        rows = connection.execute(
+            select(attempts.c.id, attempts.c.contact_id, contacts.c.phone)
+            .join(contacts, contacts.c.id == attempts.c.contact_id)
+            .where(
+                attempts.c.id.in_(chunk),
+                attempts.c.outcome.is_(None),
+                attempts.c.provider_call_id.is_(None),
+                contacts.c.state == ContactState.IN_PROGRESS.value,
+            )
+        ).all()
+        if not rows:
+            continue
+        connection.execute(delete(attempts).where(attempts.c.id.in_([row[0] for row in rows])))
+        on_list = suppressed_numbers(connection, campaign_id, [phone for _, _, phone in rows])
+        cancelled = (
+            connection.execute(
+                select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+            ).scalar_one()
+            == CampaignStatus.CANCELLED.value
+        )
+        for attempt_id, contact_id, phone in rows:
+            state = ContactState.PENDING
+            if phone in on_list:
+                state = ContactState.SUPPRESSED
+            elif cancelled:
+                state = ContactState.CANCELLED
+            values: dict[str, object] = {
+                "state": state.value,
+                "attempts": contacts.c.attempts - 1,
+                "updated_at": now,
+            }
+            if due_again[attempt_id] is not None:
+                values["next_attempt_at"] = due_again[attempt_id]
+            connection.execute(update(contacts).where(contacts.c.id == contact_id).values(values))
+        released += len(rows)
+    return released
+
+
+@dataclass(frozen=True)
+class LiveAttempt:
+    """An attempt without an outcome, with what it takes to send its request again."""
+
+    attempt_id: int
+    correlation_key: str
+    provider_call_id: str | None
+    requested_at: datetime
+    contact: DueContact
+
+
+def live_attempt_ids(connection: Connection, campaign_id: int) -> set[int]:
+    """The ids of the campaign's attempts that have no outcome yet (calls in flight)."""
+    return set(
+        connection.execute(
+            select(attempts.c.id).where(
+                attempts.c.campaign_id == campaign_id, attempts.c.outcome.is_(None)
+            )
+        ).scalars()
+    )
+
+
+def live_attempts(
+    connection: Connection,
+    campaign_id: int,
+    requested_before: datetime,
+    attempt_ids: Sequence[int] | None = None,
+) -> list[LiveAttempt]:
+    """The campaign's live attempts requested before `requested_before` (or those of
+    `attempt_ids` among them), oldest first."""
+    query = (
+        select(
+            attempts.c.id,
+            attempts.c.correlation_key,
+            attempts.c.provider_call_id,
+            attempts.c.requested_at,
+            contacts.c.id,
+            contacts.c.phone,
+            contacts.c.fields,
+            contacts.c.timezone,
+        )
+        .join(contacts, contacts.c.id == attempts.c.contact_id)
+        .where(
+            attempts.c.campaign_id == campaign_id,
+            attempts.c.outcome.is_(None),
+            attempts.c.requested_at < requested_before,
+        )
+        .order_by(attempts.c.requested_at, attempts.c.id)
+    )
+    if attempt_ids is not None:
+        query = query.where(attempts.c.id.in_(list(attempt_ids)))
+    return [
+        LiveAttempt(attempt_id, key, call_id, requested_at, DueContact(*contact))
+        for attempt_id, key, call_id, requested_at, *contact in connection.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What is left of a campaign: for deciding whether to wait, stop for now, or finish."""
+
+    pending: int
+    in_progress: int
+    next_due: datetime | None  # the soonest next_attempt_at of a pending contact
+
+
+def outlook(connection: Connection, campaign_id: int) -> Outlook:
+    pending, in_progress, next_due = connection.execute(
+        select(
+            func.count().filter(contacts.c.state == ContactState.PENDING.value),
+            func.count().filter(contacts.c.state == ContactState.IN_PROGRESS.value),
+            func.min(contacts.c.next_attempt_at).filter(
+                contacts.c.state == ContactState.PENDING.value
+            ),
+        ).where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state.in_([ContactState.PENDING.value, ContactState.IN_PROGRESS.value]),
+        )
+    ).one()
+    return Outlook(pending, in_progress, next_due)
+
+
+def outcome_counts(connection: Connection, campaign_id: int, after_attempt: int) -> dict[str, int]:
+    """The campaign's attempts after attempt id `after_attempt`, by outcome ("live" for none)."""
+    rows = connection.execute(
+        select(attempts.c.outcome, func.count())
+        .where(attempts.c.campaign_id == campaign_id, attempts.c.id > after_attempt)
+        .group_by(attempts.c.outcome)
+    )
+    return {outcome or "live": count for outcome, count in rows}
+
+
+def last_attempt_id(connection: Connection) -> int:
+    highest: int = connection.execute(
+        select(func.coalesce(func.max(attempts.c.id), 0))
+    ).scalar_one()
+    return highest
+
+
+def _mark(
+    connection: Connection,
+    contact_ids: Sequence[int],
+    now: datetime,
+    *,
+    state: ContactState | None = None,
+    next_attempt_at: datetime | None = None,
+    last_outcome: Outcome | None = None,
+) -> None:
+    values: dict[str, object] = {"updated_at": now}
+    if state is not None:
+        values["state"] = state.value
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    if last_outcome is not None:
+        values["last_outcome"] = last_outcome.value
+    for chunk in _chunks(contact_ids):
+        connection.execute(
+            update(contacts)
+            .where(and_(contacts.c.id.in_(chunk), contacts.c.state == ContactState.PENDING.value))
+            .values(values)
+        )
+
+
+def _chunks(values: Sequence[V]) -> Iterator[list[V]]:
+    for start in range(0, len(values), _CHUNK):
+        yield list(values[start : start + _CHUNK])
