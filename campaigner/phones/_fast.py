@@ -13,8 +13,8 @@ type that decides the time-zone lookup. Each step is a transcription of the phon
 named in its docstring, applied to the same metadata, so the results are the library's; the
 property test in tests/test_phones.py compares the two paths on generated input.
 
-The fast path only ever answers with a valid number. Anything outside its shape, and every
-number it finds invalid, goes to the reference path, which also words the reason.
+Text outside those shapes (letters, extensions, Unicode digits or spaces...) and numbers the
+fast parse gives up on go to the reference path.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from phonenumbers import PhoneNumberType
 from phonenumbers.phonemetadata import PhoneMetadata
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
+from . import _reasons as reasons
+
 # ASCII digits and the separators people type, with at most a leading "+". For such text, parse()
 # sees exactly the digits: no extension, no letters, nothing to trim that is not a separator.
 _SHAPE = re.compile(r"\+?[0-9 ().\-]+", re.ASCII)
-_DROP_SEPARATORS = str.maketrans("", "", "+ ().-")
+_SEPARATORS = b"+ ().-"
 _MIN_NSN, _MAX_NSN, _MAX_COUNTRY_CODE = 2, 17, 3  # phonenumbers' own limits
 _MAX_INPUT = 250  # longer text is TOO_LONG for parse() whatever it holds
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -60,14 +62,15 @@ class _Plan:
     same_mobile_and_fixed_line: bool
 
 
-def fast_normalise(text: str, region: str | None) -> tuple[str, str | None] | None:
-    """(E.164, zone or None) for a valid number in a common shape, else None (use the slow path).
+def fast_normalise(text: str, region: str | None) -> tuple[str, str | None] | str | None:
+    """(E.164, zone or None) for a valid number in a common shape, the reason for an invalid one,
+    or None: not a shape this path knows, use the reference path.
 
     `text` is already stripped of surrounding white space.
     """
     if len(text) > _MAX_INPUT or not _SHAPE.fullmatch(text):
         return None
-    digits = text.translate(_DROP_SEPARATORS)
+    digits = text.encode("ascii").translate(None, _SEPARATORS).decode("ascii")
     if len(digits) < 3:
         return None
     parsed = _parse(digits, text[0] == "+", region)
@@ -76,9 +79,20 @@ def fast_normalise(text: str, region: str | None) -> tuple[str, str | None] | No
     country_code, nsn = parsed
     number_type = _number_type(country_code, nsn)
     if number_type == PhoneNumberType.UNKNOWN:
-        return None
+        return reasons.invalid(phone_number(country_code, nsn), text, region)
     e164_digits = f"{country_code}{nsn}"
     return "+" + e164_digits, _zone(number_type, country_code, e164_digits)
+
+
+def phone_number(country_code: int, nsn: str) -> phonenumbers.PhoneNumber:
+    """The PhoneNumber parse() builds (see _set_italian_leading_zeros_for_phone_number)."""
+    zeros = min(len(nsn) - len(nsn.lstrip("0")), len(nsn) - 1)
+    return phonenumbers.PhoneNumber(
+        country_code=country_code,
+        national_number=int(nsn),
+        italian_leading_zero=True if zeros > 0 else None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
 
 
 def _parse(digits: str, plus: bool, region: str | None) -> tuple[int, str] | None:

@@ -2,8 +2,8 @@
 
 The reference path is the definition: `phonenumbers.parse` with the default region,
 `is_valid_number`, the E.164 format and `time_zones_for_number`. The fast path (`_fast`) gives the
-same answer for the common shapes in a fraction of the time and hands everything else, including
-every number it finds invalid, to the reference path, which also words the reason.
+same answer for the common shapes in a fraction of the time and hands everything else to the
+reference path.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+from phonenumbers import NumberParseException, PhoneNumberFormat
 from phonenumbers.timezone import time_zones_for_number
 
 from ..errors import ValidationError
+from . import _reasons as reasons
 from ._fast import fast_normalise
 
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -97,44 +98,17 @@ def normalise_compact(raw: str, region: str | None, fast: bool = True) -> Compac
 
 def _reference(text: str, region: str | None) -> Compact:
     if not text:
-        return "missing phone number"
+        return reasons.MISSING
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
-        return _parse_failure(exc, text, region)
+        return reasons.parse_failure(exc, text, region)
     if number.extension:
-        return f"has an extension ({number.extension}); an automated call cannot dial one"
+        return reasons.extension(number)
     if not phonenumbers.is_valid_number(number):
-        return _invalid_reason(number, region)
+        return reasons.invalid(number, text, region)
     e164: str = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return e164, _single_zone(number)
-
-
-def _parse_failure(exc: NumberParseException, text: str, region: str | None) -> str:
-    kind = exc.error_type
-    if kind == NumberParseException.INVALID_COUNTRY_CODE:
-        if region is None and not text.startswith(("+", "\uff0b")):
-            return "no country code and no default region (use --region)"
-        return "unknown country code"
-    if kind == NumberParseException.TOO_SHORT_AFTER_IDD:
-        return "too short after the international prefix"
-    if kind == NumberParseException.TOO_SHORT_NSN:
-        return "too short"
-    if kind == NumberParseException.TOO_LONG:
-        return "too long"
-    return "not a phone number"
-
-
-def _invalid_reason(number: phonenumbers.PhoneNumber, region: str | None) -> str:
-    code = number.country_code or 0
-    country = phonenumbers.region_code_for_country_code(code)
-    where = f"region {country}" if country == region else f"+{code} ({country})"
-    possible = phonenumbers.is_possible_number_with_reason(number)
-    if possible == ValidationResult.TOO_SHORT:
-        return f"too short for {where}"
-    if possible == ValidationResult.TOO_LONG:
-        return f"too long for {where}"
-    return f"not a valid number for {where}"
 
 
 def _single_zone(number: phonenumbers.PhoneNumber) -> str | None:
