@@ -26,7 +26,7 @@ from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
-from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from . import _reasons as reasons
@@ -40,14 +40,13 @@ _MAX_INPUT = 250  # longer text is TOO_LONG for parse() whatever it holds
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 # A classification step: the type it proves, the lengths it allows (empty: any), its pattern.
-_Check = tuple[Any, frozenset[int], re.Pattern[str]]
+_Check = tuple[int, frozenset[int], re.Pattern[str]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """One region's metadata, compiled: what parsing and classifying a number needs."""
 
-    metadata: Any
     country_code: int
     general: re.Pattern[str] | None
     lengths: tuple[int, ...]  # possible lengths of the general description, in metadata order
@@ -186,7 +185,7 @@ def _matches(pattern: re.Pattern[str] | None, number: str) -> bool:
     return pattern is not None and pattern.fullmatch(number) is not None
 
 
-def _number_type(country_code: int, nsn: str) -> Any:
+def _number_type(country_code: int, nsn: str) -> int:
     """number_type(): the region the number belongs to, then its type there (UNKNOWN if invalid)."""
     plans = _country_plans(country_code)
     if len(plans) == 1:
@@ -202,7 +201,7 @@ def _number_type(country_code: int, nsn: str) -> Any:
     return PhoneNumberType.UNKNOWN
 
 
-def _type_in(nsn: str, plan: _Plan) -> Any:
+def _type_in(nsn: str, plan: _Plan) -> int:
     """_number_type_helper with precompiled patterns."""
     if (plan.lengths and len(nsn) not in plan.lengths) or not _matches(plan.general, nsn):
         return PhoneNumberType.UNKNOWN
@@ -225,7 +224,7 @@ def _passes(check: _Check | None, nsn: str) -> bool:
     return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
 
 
-def _zone(number_type: Any, country_code: int, e164_digits: str) -> str | None:
+def _zone(number_type: int, country_code: int, e164_digits: str) -> str | None:
     """time_zones_for_number for a number already classified, reduced to one zone or None."""
     if not phonenumbers.is_number_type_geographical(number_type, country_code):
         return _country_zone(country_code)
@@ -279,9 +278,9 @@ def _region_plan(region: str) -> _Plan:
 
 
 def _plan(metadata: Any) -> _Plan:
+    """Compile one region's metadata (Any: the stubs make every field optional; none is here)."""
     general = metadata.general_desc
     return _Plan(
-        metadata=metadata,
         country_code=metadata.country_code,
         general=_compile(general.national_number_pattern),
         lengths=tuple(general.possible_length),
@@ -310,7 +309,7 @@ def _plan(metadata: Any) -> _Plan:
     )
 
 
-def _check(number_type: Any, desc: Any) -> _Check | None:
+def _check(number_type: int, desc: PhoneNumberDesc | None) -> _Check | None:
     """_is_number_matching_desc, prepared: None when the description can never match."""
     if desc is None:
         return None
