@@ -12,7 +12,6 @@ import asyncio
 import base64
 import dataclasses
 import random
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,7 +104,7 @@ class Exchange:
         refusal = dialect.authenticate(headers, self.config.credentials, at)
         if refusal:
             return refuse(DialResult.REFUSED, refusal)
-        decision = self.faults.on_dial(time.monotonic())
+        decision = self.faults.on_dial(stamp)
         if decision.verdict is Verdict.RATE_LIMITED:
             retry_after = self.config.faults.retry_after
             return refuse(DialResult.RATE_LIMITED, dialect.rate_limited(retry_after, at))

@@ -96,7 +96,7 @@ class FaultInjector:
             self._hang_places = self.plan.hang_places_call if places_call is None else places_call
 
     def on_dial(self, now: float) -> Decision:
-        """The fate of a dial request received at `now` (seconds, any monotonic origin)."""
+        """The fate of a dial request received at `now` (seconds)."""
         plan = self.plan
         with self._lock:
             if plan.cps_cap is not None:

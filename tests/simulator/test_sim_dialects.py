@@ -99,7 +99,7 @@ PLAY = {"text": "Hi", "voice": "female", "language": "en-US"}
     ("body", "status", "result", "message"),
     [
         (b"not json", 400, 400, "JSON object"),
-        (enablex_call(**{"from": None}), 400, 400, "`from` is missing"),
+        ({**enablex_call(), "from": None}, 400, 400, "`from` is missing"),
         (enablex_call(to=""), 400, 400, "`to` is missing"),
         (enablex_call(to="415-555-0100"), 400, 400, "not a phone number"),
         (
