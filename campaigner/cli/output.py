@@ -1,6 +1,6 @@
 """How commands print: aligned plain-text tables for people, JSON for scripts.
 
-Nothing here adds colour; `click.echo` strips any styling when stdout is not a terminal.
+Styling (a warning in yellow) goes through click, which strips it when stdout is not a terminal.
 """
 
 from __future__ import annotations
