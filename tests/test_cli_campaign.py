@@ -415,6 +415,7 @@ def test_preview_renders_messages_and_counts_by_zone_and_opening(
     ]
     assert lines[-1].startswith("warning: 1 pending contacts have no time zone of their own")
     assert "default zone (UTC)" in lines[-1]
+    assert "\x1b[" not in result.output  # no colour codes when stdout is not a terminal
 
 
 def test_preview_json(database_url: URL, database: Database) -> None:
