@@ -7,7 +7,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import chain, islice
+from itertools import chain
 from types import TracebackType
 from typing import TypeVar
 
@@ -34,9 +34,10 @@ class ParallelNormaliser:
 
     The payload of each batch (the CSV rows, say) stays in the calling process; only the strings
     go to the workers, and compact tuples come back. At most two batches per worker are in flight,
-    so memory stays constant however long the input. The pool starts only when there are more than
-    `IN_PROCESS_BATCHES` batches, so a small file does not pay for starting processes;
-    `workers=1` always works in the calling process.
+    so memory stays constant however long the input. The pool starts only once there are more than
+    `IN_PROCESS_NUMBERS` numbers: starting two workers takes about 0.2 s, the time this process
+    needs for some 20,000 numbers, so a small file is done sooner here. `workers=1` always works in
+    the calling process.
 
     Workers are started with "spawn": they inherit no database connection, lock or thread of the
     caller, and, being its direct children, they count in its `RUSAGE_CHILDREN`. Like any spawned
@@ -44,7 +45,7 @@ class ParallelNormaliser:
     `if __name__ == "__main__":` guard (console scripts have one).
     """
 
-    IN_PROCESS_BATCHES = 2
+    IN_PROCESS_NUMBERS = 20_000
 
     def __init__(self, region: str | None, *, workers: int | None = None) -> None:
         self.region = check_region(region)
@@ -80,8 +81,8 @@ class ParallelNormaliser:
     ) -> Iterator[tuple[T, list[Result]]]:
         """Each batch's payload with the results for its numbers, in the order given."""
         batches = iter(batches)
-        first = list(islice(batches, self.IN_PROCESS_BATCHES + 1))
-        if self.workers == 1 or len(first) <= self.IN_PROCESS_BATCHES:
+        first, enough = self._peek(batches)
+        if not enough:
             for payload, raws in chain(first, batches):
                 yield payload, normalise_many(raws, self.region)
             return
@@ -95,6 +96,22 @@ class ParallelNormaliser:
         while in_flight:
             done, future = in_flight.popleft()
             yield done, rebuild(future.result())
+
+    def _peek(
+        self, batches: Iterator[tuple[T, Sequence[str]]]
+    ) -> tuple[list[tuple[T, Sequence[str]]], bool]:
+        """The first batches, up to just over `IN_PROCESS_NUMBERS` numbers, and whether there
+        were that many: enough for workers to pay."""
+        first: list[tuple[T, Sequence[str]]] = []
+        if self.workers == 1:
+            return first, False
+        numbers = 0
+        for batch in batches:
+            first.append(batch)
+            numbers += len(batch[1])
+            if numbers > self.IN_PROCESS_NUMBERS:
+                return first, True
+        return first, False
 
     def _start_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
