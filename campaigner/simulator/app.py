@@ -6,7 +6,7 @@ DELETE /enablex/voice/v1/call/{voice_id}      hang up
 POST   /fractel/v2/calls                      dial (Fractel)
 POST   /fractel/v2/calls/send_notify          set a FoneNumber's call callback URL
 POST   /webex/v1/voice/messages               dial (Webex Connect)
-GET    /_sim/ledger   GET /_sim/stats   POST /_sim/reset
+GET    /_sim/ledger (?webhooks=0: without them)   GET /_sim/stats   POST /_sim/reset
 
 The three dial endpoints, the hot path of every benchmark, are plain ASGI in front of Starlette:
 its routing and request objects cost more than the simulated vendor's own work.
@@ -47,8 +47,10 @@ def build_app(simulator: Simulator) -> ASGIApp:
     async def send_notify(request: Request) -> Response:
         return await _send(exchange.fractel_send_notify(request.headers, await request.body()))
 
-    async def ledger(_: Request) -> Response:
-        return Response(json.dumps(simulator.ledger.to_dict()), media_type="application/json")
+    async def ledger(request: Request) -> Response:
+        webhooks = request.query_params.get("webhooks", "1") not in ("0", "false", "no")
+        document = simulator.ledger.to_dict(webhooks=webhooks)
+        return Response(json.dumps(document), media_type="application/json")
 
     async def stats(_: Request) -> Response:
         return JSONResponse(simulator.ledger.summary())

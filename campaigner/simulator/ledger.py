@@ -221,11 +221,12 @@ class Ledger:
 
     # JSON ------------------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
+    def to_dict(self, *, webhooks: bool = True) -> dict[str, list[dict[str, Any]]]:
+        """Every record as plain data; without `webhooks` the (largest) list is left empty."""
         with self._lock:
             return {
                 "dials": [asdict(d) for d in self._dials],
-                "webhooks": [asdict(w) for w in self._webhooks],
+                "webhooks": [asdict(w) for w in self._webhooks] if webhooks else [],
                 "hangups": [asdict(h) for h in self._hangups],
             }
 

@@ -395,9 +395,10 @@ def test_webhook_refused_once_is_retried(receiver: Receiver) -> None:
 # The ledger over HTTP, and running inside a test's event loop --------------------------------
 
 
-def test_sim_endpoints(simulator: Simulator) -> None:
+def test_sim_endpoints(simulator: Simulator, receiver: Receiver) -> None:
     with client(simulator) as http:
-        dial(http, "webex", webex_message())
+        dial(http, "webex", webex_message(callbackUrl=f"{receiver.url}/w"))
+        simulator.ledger.wait_until(lambda ledger: len(ledger.webhooks) == 4)
         dial(http, "webex", webex_message(callerId="+13215559999"))
         stats = http.get("/_sim/stats").json()
         assert (stats["dial_requests"], stats["calls_placed"], stats["results"]) == (
@@ -407,6 +408,8 @@ def test_sim_endpoints(simulator: Simulator) -> None:
         )
         copy = Ledger.from_dict(http.get("/_sim/ledger").json())
         assert copy.dials == simulator.ledger.dials
+        assert copy.webhooks == simulator.ledger.webhooks
+        assert http.get("/_sim/ledger", params={"webhooks": "0"}).json()["webhooks"] == []
         assert http.post("/_sim/reset").json() == {"reset": True}
         assert http.get("/_sim/stats").json()["dial_requests"] == 0
 
