@@ -3,7 +3,8 @@
 `open_csv(path)` sniffs the delimiter (comma, semicolon or tab) from the first 64 KiB, decodes
 UTF-8 with or without a BOM unless told another encoding, reads the header, and then streams the
 data rows as `Record`s (data row number, physical line number, values). It holds one line at a time,
-however large the file, and hashes the bytes as it reads them.
+however large the file, and hashes the bytes as it reads them. `RejectsFile` writes the rows an
+import leaves out, in the input's own dialect.
 
 Anything that makes the file unreadable as a whole raises `ImportFailed` naming the file and the
 line: bytes the encoding cannot decode, a quote that is never closed, a field or line too long,
@@ -27,11 +28,12 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterator, Sequence
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TextIO
 
 from .errors import ImportFailed, ValidationError
 
@@ -121,7 +123,7 @@ class CsvSource:
                 "characters; is a quote left open?"
             )
         elif "unexpected end of data" in message:
-            what = 'a quoted field starting in this row is never closed (a missing ")'
+            what = 'a quoted field starting in this row is never closed (its closing " is missing)'
         elif "NUL" in message:
             what = "the row contains a NUL byte: is this a spreadsheet file rather than CSV?"
         else:
@@ -173,6 +175,59 @@ def open_csv(path: Path, *, encoding: str | None = None) -> Iterator[CsvSource]:
         )
         source.header = _read_header(source)
         yield source
+
+
+class RejectsFile:
+    """A CSV of the rows left out of an import: `row`, `reason`, then the row exactly as read.
+
+    Same delimiter, columns and encoding as the input. The rows go to a hidden temporary file beside
+    `path`, which `commit` renames into place and `discard` deletes: a failed import leaves no
+    half-written file. Nothing is written unless a row is.
+    """
+
+    def __init__(self, path: Path, source: CsvSource) -> None:
+        self.path = path
+        self._source = source
+        self._temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        self._file: TextIO | None = None
+        self._writer: Any = None
+
+    def write(self, rows: Iterable[tuple[int, str, Sequence[str]]]) -> None:
+        """Append (row number, reason, values as read) rows."""
+        for row, reason, values in rows:
+            if self._writer is None:
+                self._writer = csv.writer(self._open(), delimiter=self._source.delimiter)
+                header = self._source.header
+                self._writer.writerow([_unused("row", header), _unused("reason", header), *header])
+            self._writer.writerow([row, reason, *values])
+
+    def commit(self) -> Path | None:
+        """Put the file in place; None if no row was written."""
+        if self._file is None:
+            return None
+        self._file.close()
+        self._file = None
+        os.replace(self._temporary, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._temporary.unlink(missing_ok=True)
+
+    def _open(self) -> TextIO:
+        encoding = self._source.encoding
+        if encoding == DEFAULT_ENCODING and not self._source.has_bom:
+            encoding = "utf-8"
+        try:
+            self._file = self._temporary.open("x", encoding=encoding, errors="replace", newline="")
+        except OSError as exc:
+            raise ImportFailed(
+                f"cannot write the rejects file {self.path}: {exc.strerror or exc} "
+                "(choose another place with --rejects)"
+            ) from None
+        return self._file
 
 
 def check_encoding(name: str) -> str:
@@ -326,6 +381,13 @@ def _count_newlines(path: Path, end: int) -> int:
             count += chunk.count(b"\n")
             end -= len(chunk)
     return count
+
+
+def _unused(name: str, header: Sequence[str]) -> str:
+    """`name`, or `reject_name` if the input already has a column called that."""
+    while name in header:
+        name = f"reject_{name}"
+    return name
 
 
 def _encoding_name(encoding: str) -> str:
