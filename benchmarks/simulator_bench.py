@@ -80,6 +80,12 @@ def wait_for_port(url: str, deadline: float) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def dial_body(provider: str, index: int, receiver: str) -> bytes:
     number = f"+1415{index:07d}"
     if provider == "enablex":
@@ -203,6 +209,11 @@ def main() -> None:
         print(
             f"webhooks delivered  {received} in {webhook_span:.2f} s = "
             f"{int(received) / webhook_span:,.0f}/s ({stats['webhooks_undelivered']} undelivered)"
+        )
+        cpu = cpu_seconds(children[1].pid)
+        print(
+            f"simulator CPU       {cpu:.1f} s = {1e6 * cpu / (args.calls + int(received)):.0f} us "
+            "per request handled or webhook sent"
         )
         print(f"simulator stats     {json.dumps(stats)}")
     finally:
