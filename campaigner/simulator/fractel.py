@@ -171,8 +171,8 @@ def _event(call: Call, account_code: str, offset: float, status: str, dispositio
         "account_code": account_code,
         "direction": "OUTBOUND",
         "status": status,
-        "from": call.request.caller_id,
-        "to": call.request.to_raw,
+        "from": _NON_DIGITS.sub("", call.request.caller_id),  # numbers as the vendor reads them
+        "to": _NON_DIGITS.sub("", call.request.to_raw),
         "type": "VOICE",
         "disposition": disposition,
         "uid": call.call_id,
