@@ -56,6 +56,7 @@ class _Plan:
     international_prefix: re.Pattern[str] | None
     leading_digits: re.Pattern[str] | None
     checks: tuple[_Check, ...]  # premium rate ... voicemail, in phonenumbers' order
+    any_check: re.Pattern[str] | None  # matches whatever one of `checks` could match
     fixed_line: _Check | None
     mobile: _Check | None
     same_mobile_and_fixed_line: bool
@@ -205,9 +206,10 @@ def _type_in(nsn: str, plan: _Plan) -> int:
     """_number_type_helper with precompiled patterns."""
     if (plan.lengths and len(nsn) not in plan.lengths) or not _matches(plan.general, nsn):
         return PhoneNumberType.UNKNOWN
-    for number_type, lengths, pattern in plan.checks:
-        if (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn):
-            return number_type
+    if plan.any_check is not None and plan.any_check.fullmatch(nsn):
+        for number_type, lengths, pattern in plan.checks:
+            if (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn):
+                return number_type
     if _passes(plan.fixed_line, nsn):
         if plan.same_mobile_and_fixed_line or _passes(plan.mobile, nsn):
             return PhoneNumberType.FIXED_LINE_OR_MOBILE
@@ -280,6 +282,20 @@ def _region_plan(region: str) -> _Plan:
 def _plan(metadata: Any) -> _Plan:
     """Compile one region's metadata (Any: the stubs make every field optional; none is here)."""
     general = metadata.general_desc
+    checks = tuple(
+        check
+        for number_type, desc in (
+            (PhoneNumberType.PREMIUM_RATE, metadata.premium_rate),
+            (PhoneNumberType.TOLL_FREE, metadata.toll_free),
+            (PhoneNumberType.SHARED_COST, metadata.shared_cost),
+            (PhoneNumberType.VOIP, metadata.voip),
+            (PhoneNumberType.PERSONAL_NUMBER, metadata.personal_number),
+            (PhoneNumberType.PAGER, metadata.pager),
+            (PhoneNumberType.UAN, metadata.uan),
+            (PhoneNumberType.VOICEMAIL, metadata.voicemail),
+        )
+        if (check := _check(number_type, desc)) is not None
+    )
     return _Plan(
         country_code=metadata.country_code,
         general=_compile(general.national_number_pattern),
@@ -289,20 +305,9 @@ def _plan(metadata: Any) -> _Plan:
         transform_rule=metadata.national_prefix_transform_rule or None,
         international_prefix=_compile(metadata.international_prefix),
         leading_digits=_compile(metadata.leading_digits),
-        checks=tuple(
-            check
-            for number_type, desc in (
-                (PhoneNumberType.PREMIUM_RATE, metadata.premium_rate),
-                (PhoneNumberType.TOLL_FREE, metadata.toll_free),
-                (PhoneNumberType.SHARED_COST, metadata.shared_cost),
-                (PhoneNumberType.VOIP, metadata.voip),
-                (PhoneNumberType.PERSONAL_NUMBER, metadata.personal_number),
-                (PhoneNumberType.PAGER, metadata.pager),
-                (PhoneNumberType.UAN, metadata.uan),
-                (PhoneNumberType.VOICEMAIL, metadata.voicemail),
-            )
-            if (check := _check(number_type, desc)) is not None
-        ),
+        checks=checks,
+        # Most numbers are none of these types: one match rules them all out.
+        any_check=_compile("|".join(f"(?:{pattern.pattern})" for _, _, pattern in checks)),
         fixed_line=_check(PhoneNumberType.FIXED_LINE, metadata.fixed_line),
         mobile=_check(PhoneNumberType.MOBILE, metadata.mobile),
         same_mobile_and_fixed_line=bool(metadata.same_mobile_and_fixed_line_pattern),
