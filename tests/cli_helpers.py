@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from click.testing import CliRunner, Result
-from conftest import db_option
+from db_helpers import db_option
 from sqlalchemy import insert, select
 from sqlalchemy.engine import URL
 

@@ -137,8 +137,3 @@ def database(database_url: URL) -> Iterator[Database]:
     opened = open_database(database_url)
     yield opened
     opened.dispose()
-
-
-def db_option(url: URL) -> str:
-    """The `--db` value for a CLI test."""
-    return url.render_as_string(hide_password=False)
