@@ -221,13 +221,26 @@ def test_normalise_many_keeps_order() -> None:
     assert normalise_many(MIXED, "US") == [normalise(raw, "US") for raw in MIXED]
 
 
-def test_unknown_region_is_refused() -> None:
-    with pytest.raises(ValidationError, match="'UK' is not a known ISO 3166"):
-        normalise("020 7946 0018", "UK")
-    with pytest.raises(ValidationError, match="'us' is not a known"):
-        ParallelNormaliser("us")
-    assert check_region("GB") == "GB"
-    assert check_region(None) is None
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ("UK", "region 'UK' is not an ISO 3166 alpha-2 region code (the United Kingdom is GB)"),
+        ("USA", "region 'USA' is not an ISO 3166 alpha-2 region code (e.g. US, GB, DE)"),
+        ("", "region '' is not an ISO 3166 alpha-2 region code (e.g. US, GB, DE)"),
+    ],
+)
+def test_unknown_region_is_refused(region: str, message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        normalise("020 7946 0018", region)
+    assert str(refused.value) == message
+    with pytest.raises(ValidationError):
+        ParallelNormaliser(region)
+
+
+@pytest.mark.parametrize(("region", "checked"), [("GB", "GB"), ("gb", "GB"), (" us ", "US")])
+def test_region_case_does_not_matter(region: str, checked: str) -> None:
+    assert check_region(region) == checked
+    assert normalise("020 7946 0018", region) == normalise("020 7946 0018", checked)
 
 
 def test_workers_must_be_positive() -> None:

@@ -41,12 +41,14 @@ Compact = tuple[str, str | None] | str
 
 
 def check_region(region: str | None) -> str | None:
-    """The region if phonenumbers knows it, else ValidationError naming the problem."""
-    if region is None or region in phonenumbers.SUPPORTED_REGIONS:
-        return region
-    raise ValidationError(
-        f"region {region!r} is not a known ISO 3166 alpha-2 region code (e.g. US, GB, DE)"
-    )
+    """The region in upper case if phonenumbers knows it, else ValidationError saying why."""
+    if region is None:
+        return None
+    code = region.strip().upper()
+    if code in phonenumbers.SUPPORTED_REGIONS:
+        return code
+    hint = " (the United Kingdom is GB)" if code == "UK" else " (e.g. US, GB, DE)"
+    raise ValidationError(f"region {region!r} is not an ISO 3166 alpha-2 region code{hint}")
 
 
 def normalise(raw: str, region: str | None, *, fast: bool = True) -> Result:
