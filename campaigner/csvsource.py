@@ -124,8 +124,6 @@ class CsvSource:
             )
         elif "unexpected end of data" in message:
             what = 'a quoted field starting in this row is never closed (its closing " is missing)'
-        elif "NUL" in message:
-            what = "the row contains a NUL byte: is this a spreadsheet file rather than CSV?"
         else:
             what = f"the row's quoting is malformed ({message}); quote a field that holds quotes"
         return ImportFailed(f"{self.where(line)}: {what}")
@@ -301,7 +299,8 @@ class _HashingReader(io.RawIOBase):
 
 
 def _bounded_lines(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
-    """The file's lines, refusing one longer than MAX_LINE_CHARS instead of holding it whole."""
+    """The file's lines, refusing one longer than MAX_LINE_CHARS (instead of holding it whole)
+    and one holding a NUL."""
     readline = text.readline
     number = 0
     while line := readline(MAX_LINE_CHARS):
@@ -310,6 +309,11 @@ def _bounded_lines(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
             raise ImportFailed(
                 f"{path} line {number}: the line is longer than {MAX_LINE_CHARS:,} characters; "
                 "is this a CSV file?"
+            )
+        if "\0" in line:  # no database stores it in text; csv would pass it on
+            raise ImportFailed(
+                f"{path} line {number}: the line contains a NUL byte: is this a spreadsheet "
+                "rather than CSV, or UTF-16 text (try --encoding utf-16)?"
             )
         yield line
 

@@ -81,6 +81,7 @@ class ImportOptions:
     encoding: str | None = None  # default: UTF-8 with or without a BOM
     rejects_path: Path | None = None  # default: <file stem>.rejects.csv beside the file
     workers: int | None = None  # processes validating numbers; default: one per core
+    batch_rows: int = BATCH_ROWS  # rows validated, checked and loaded together
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def _import(
         writer = _Writer(database, campaign.id, str(path), rows, rejects)
         try:
             with ParallelNormaliser(region, workers=options.workers) as normaliser:
-                batches = _batches(source.records(), rows.phone)
+                batches = _batches(source.records(), rows.phone, options.batch_rows)
                 for records, results in normaliser.map_batches(batches):
                     writer.put(records, *rows.check(records, results))
                     if progress:
@@ -281,8 +282,8 @@ class _RowChecker:
             try:
                 zone_named(zone)
                 self.zones[zone] = None
-            except ValidationError as exc:
-                self.zones[zone] = f"{self.tz_name}: {exc}"
+            except ValidationError:
+                self.zones[zone] = f"{self.tz_name}: {zone!r} is not a known IANA time zone"
         return self.zones[zone]
 
 
@@ -314,8 +315,10 @@ def _required_column(source: CsvSource, name: str) -> int:
     )
 
 
-def _batches(records: Iterator[Record], phone: int) -> Iterator[tuple[list[Record], list[str]]]:
-    while batch := list(islice(records, BATCH_ROWS)):
+def _batches(
+    records: Iterator[Record], phone: int, size: int
+) -> Iterator[tuple[list[Record], list[str]]]:
+    while batch := list(islice(records, size)):
         yield (
             batch,
             [record.values[phone] if len(record.values) > phone else "" for record in batch],

@@ -1,0 +1,486 @@
+"""The importer, end to end, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import RowMapping, insert, select
+
+from campaigner.campaigns import CampaignSettings, Message
+from campaigner.db import Database
+from campaigner.db.schema import contacts, suppressions
+from campaigner.errors import ImportFailed, InvalidTransition, ValidationError
+from campaigner.importer import ImportOptions, ImportSummary, import_contacts
+from campaigner.model import CampaignStatus, ContactState, MessageKind, Provider
+from campaigner.store.campaigns import create_campaign, get_campaign, set_status
+from campaigner.store.imports import ImportCounts, ImportStatus, list_imports, list_rejects
+
+SAMPLE_LISTS = Path(__file__).resolve().parent.parent / "sample_lists"
+TEMPLATE = Message(MessageKind.TTS, "Hello {first_name}, see you {appointment}.")
+HEADER = "phone,first_name,appointment\n"
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def campaign(
+    database: Database, name: str = "spring", message: Message = TEMPLATE, region: str = "US"
+) -> int:
+    settings = CampaignSettings(
+        name=name,
+        provider=Provider.ENABLEX,
+        caller_id="+14155552671",
+        message=message,
+        default_region=region,
+        default_timezone="America/New_York",
+    ).validate()
+    with database.write() as connection:
+        return create_campaign(connection, settings).id
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "contacts.csv") -> Path:
+    """A file in a directory of its own (the SQLite test database lives in tmp_path)."""
+    path = tmp_path / "lists" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def run(database: Database, path: Path, name: str = "spring", **options: Any) -> ImportSummary:
+    return import_contacts(database, name, path, ImportOptions(**options))
+
+
+def stored(database: Database, campaign_id: int) -> list[RowMapping]:
+    with database.read() as connection:
+        return list(
+            connection.execute(
+                select(contacts)
+                .where(contacts.c.campaign_id == campaign_id)
+                .order_by(contacts.c.import_id, contacts.c.source_row)
+            ).mappings()
+        )
+
+
+def rejects_file(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        sample = file.read(4096)
+        file.seek(0)
+        return list(csv.DictReader(file, delimiter=";" if ";" in sample.splitlines()[0] else ","))
+
+
+def counts(summary: ImportSummary) -> tuple[int, int, int, int, int]:
+    c = summary.counts
+    return c.rows_read, c.imported, c.duplicates, c.suppressed, c.rejected
+
+
+def test_the_bad_rows_sample_twice(database: Database, tmp_path: Path) -> None:
+    """The acceptance test: counts that add up, a reason for every reject, nothing new twice."""
+    campaign_id = campaign(database)
+    path = tmp_path / "bad_rows.csv"
+    shutil.copyfile(SAMPLE_LISTS / "bad_rows.csv", path)
+
+    first = run(database, path, tz_column="timezone")
+    assert counts(first) == (27, 9, 3, 0, 15)
+    assert not first.nothing_new
+    assert first.rejects_file == tmp_path / "bad_rows.rejects.csv"
+    written = rejects_file(first.rejects_file)
+    assert len(written) == 18
+    assert all(row["reason"] for row in written)
+    with database.read() as connection:
+        recorded = list_rejects(connection, first.import_id)
+    assert [r.row_number for r in recorded] == [int(row["row"]) for row in written]
+    assert all(r.reason for r in recorded)
+    assert sum(r.is_duplicate for r in recorded) == 3
+    by_row = {r.row_number: r for r in recorded}
+    assert by_row[10].reason == "duplicate: same number as row 1 of this file"
+    assert by_row[10].line_number == 11
+    assert by_row[20].line_number == 22  # row 19 spans two lines
+    assert by_row[16].reason == "too few fields: 3 where the header has 6"
+
+    second = run(database, path, tz_column="timezone")
+    assert counts(second) == (27, 0, 12, 0, 15)
+    assert second.nothing_new
+    assert second.same_file_as == first.import_id
+    written = rejects_file(tmp_path / "bad_rows.rejects.csv")
+    assert len(written) == 27
+    assert all(row["reason"] for row in written)
+    assert written[0]["reason"] == (
+        f"duplicate: already in the campaign (row 1 of import #{first.import_id})"
+    )
+    assert len(stored(database, campaign_id)) == 9
+
+
+def test_numbers_are_stored_in_e164_with_their_fields_and_timezones(
+    database: Database, tmp_path: Path
+) -> None:
+    campaign_id = campaign(database)
+    path = write(
+        tmp_path,
+        "phone,first_name,appointment,tz\n"
+        " (212) 555-0101 , Maria ,Monday,\n"  # New York, from the number
+        "+61 491 570 156,Jack,Tuesday,\n"  # an Australian mobile: no single zone
+        "(907) 555-0121,Anna,Wednesday,America/Anchorage\n",
+    )
+    summary = run(database, path, tz_column="tz")
+    assert counts(summary) == (3, 3, 0, 0, 0)
+    assert summary.rejects_file is None
+    assert not (path.parent / "contacts.rejects.csv").exists()
+    rows = stored(database, campaign_id)
+    assert [
+        (r["phone"], r["phone_raw"], r["timezone"], r["timezone_source"], r["fields"]) for r in rows
+    ] == [
+        (
+            "+12125550101",
+            "(212) 555-0101",
+            "America/New_York",
+            "number",
+            {"first_name": "Maria", "appointment": "Monday", "tz": ""},
+        ),
+        (
+            "+61491570156",
+            "+61 491 570 156",
+            "America/New_York",
+            "default",
+            {"first_name": "Jack", "appointment": "Tuesday", "tz": ""},
+        ),
+        (
+            "+19075550121",
+            "(907) 555-0121",
+            "America/Anchorage",
+            "column",
+            {"first_name": "Anna", "appointment": "Wednesday", "tz": "America/Anchorage"},
+        ),
+    ]
+    assert all(r["state"] == ContactState.PENDING for r in rows)
+    assert all(r["attempts"] == 0 and r["next_attempt_at"] is not None for r in rows)
+    assert [r["source_row"] for r in rows] == [1, 2, 3]
+    assert {r["import_id"] for r in rows} == {summary.import_id}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("n/a,Ann,Monday", "phone: not a phone number"),
+        (",Ann,Monday", "phone: missing phone number"),
+        ("(212) 555-0102,,Monday", "first_name: missing, and the message needs it"),
+        ("(212) 555-0102,Ann,  ", "appointment: missing, and the message needs it"),
+        ("(212) 555-0102,Ann", "too few fields: 2 where the header has 3"),
+        (
+            "(212) 555-0102,Ann,Monday,9am",
+            "too many fields: 4 where the header has 3 (a value holding the delimiter needs "
+            "quotes)",
+        ),
+    ],
+)
+def test_row_problems_are_rejects(
+    database: Database, tmp_path: Path, line: str, reason: str
+) -> None:
+    campaign(database)
+    path = write(tmp_path, HEADER + "(212) 555-0101,Maria,Monday\n" + line + "\n")
+    summary = run(database, path)
+    assert counts(summary) == (2, 1, 0, 0, 1)
+    assert summary.rejects_file is not None
+    (written,) = rejects_file(summary.rejects_file)
+    assert (written["row"], written["reason"]) == ("2", reason)
+    with database.read() as connection:
+        (recorded,) = list_rejects(connection, summary.import_id)
+    assert (recorded.row_number, recorded.line_number, recorded.reason) == (2, 3, reason)
+    assert not recorded.is_duplicate
+
+
+def test_a_rejected_row_keeps_every_field_as_read(database: Database, tmp_path: Path) -> None:
+    campaign(database)
+    path = write(tmp_path, HEADER + " n/a ,Ann,Monday\n(212) 555-0102,Ann,Monday,9am\n")
+    summary = run(database, path)
+    with database.read() as connection:
+        short, long = list_rejects(connection, summary.import_id)
+    assert short.phone_raw == " n/a "
+    assert short.fields == {"phone": " n/a ", "first_name": "Ann", "appointment": "Monday"}
+    assert long.fields == {
+        "phone": "(212) 555-0102",
+        "first_name": "Ann",
+        "appointment": "Monday",
+        "_extra": ["9am"],
+    }
+    assert summary.rejects_file is not None
+    with summary.rejects_file.open(newline="") as file:
+        assert list(csv.reader(file))[2] == [
+            "2",
+            "too many fields: 4 where the header has 3 (a value holding the delimiter needs "
+            "quotes)",
+            "(212) 555-0102",
+            "Ann",
+            "Monday",
+            "9am",
+        ]
+
+
+def test_an_unknown_time_zone_is_a_reject(database: Database, tmp_path: Path) -> None:
+    campaign(database)
+    path = write(tmp_path, HEADER.replace("\n", ",zone\n") + "(212) 555-0101,A,B,Mars/Olympus\n")
+    summary = run(database, path, tz_column="zone")
+    with database.read() as connection:
+        (recorded,) = list_rejects(connection, summary.import_id)
+    assert recorded.reason == "zone: 'Mars/Olympus' is not a known IANA time zone"
+
+
+def test_duplicates_say_which_row_came_first(database: Database, tmp_path: Path) -> None:
+    campaign_id = campaign(database)
+    first = run(database, write(tmp_path, HEADER + "(212) 555-0101,A,B\n212-555-0101,C,D\n"))
+    assert counts(first) == (2, 1, 1, 0, 0)
+    second = run(
+        database,
+        write(tmp_path, HEADER + "(415) 555-0102,E,F\n+1 212 555 0101,G,H\n", "more.csv"),
+    )
+    assert counts(second) == (2, 1, 1, 0, 0)
+    assert second.same_file_as is None
+    with database.read() as connection:
+        assert [r.reason for r in list_rejects(connection, first.import_id)] == [
+            "duplicate: same number as row 1 of this file"
+        ]
+        (again,) = list_rejects(connection, second.import_id)
+    assert (
+        again.reason == f"duplicate: already in the campaign (row 1 of import #{first.import_id})"
+    )
+    assert again.is_duplicate
+    assert [r["phone"] for r in stored(database, campaign_id)] == ["+12125550101", "+14155550102"]
+
+
+def test_the_same_number_in_another_campaign_is_not_a_duplicate(
+    database: Database, tmp_path: Path
+) -> None:
+    campaign(database)
+    campaign(database, "autumn")
+    path = write(tmp_path, HEADER + "(212) 555-0101,A,B\n")
+    run(database, path)
+    assert counts(run(database, path, "autumn")) == (1, 1, 0, 0, 0)
+
+
+def test_suppressed_numbers_are_imported_as_suppressed_and_never_due(
+    database: Database, tmp_path: Path
+) -> None:
+    campaign_id = campaign(database)
+    other_id = campaign(database, "autumn")
+    with database.write() as connection:
+        connection.execute(
+            insert(suppressions),
+            [
+                {"phone": phone, "campaign_id": scope, "source": "test", "created_at": NOW}
+                for phone, scope in [
+                    ("+12125550101", None),  # everywhere
+                    ("+14155550102", campaign_id),  # this campaign
+                    ("+13125550103", other_id),  # another campaign only
+                ]
+            ],
+        )
+    path = write(
+        tmp_path,
+        HEADER + "(212) 555-0101,A,B\n(415) 555-0102,C,D\n(312) 555-0103,E,F\n415-555-0102,G,H\n",
+    )
+    summary = run(database, path)
+    assert counts(summary) == (4, 1, 1, 2, 0)
+    rows = {r["phone"]: r for r in stored(database, campaign_id)}
+    assert rows["+12125550101"]["state"] == ContactState.SUPPRESSED
+    assert rows["+14155550102"]["state"] == ContactState.SUPPRESSED
+    assert rows["+13125550103"]["state"] == ContactState.PENDING
+    assert rows["+12125550101"]["next_attempt_at"] is None
+    assert rows["+14155550102"]["next_attempt_at"] is None
+    assert rows["+13125550103"]["next_attempt_at"] is not None
+
+
+def test_an_overlapping_file_adds_only_the_new_numbers(database: Database, tmp_path: Path) -> None:
+    campaign_id = campaign(database)
+    run(database, write(tmp_path, HEADER + "(212) 555-0101,A,B\n(415) 555-0102,C,D\n"))
+    summary = run(
+        database,
+        write(tmp_path, HEADER + "(415) 555-0102,C,D\n(312) 555-0103,E,F\n", "next.csv"),
+    )
+    assert counts(summary) == (2, 1, 1, 0, 0)
+    assert len(stored(database, campaign_id)) == 3
+
+
+def test_options_choose_the_columns_and_the_region(database: Database, tmp_path: Path) -> None:
+    campaign_id = campaign(database)
+    path = write(
+        tmp_path,
+        "Home Phone,Mobile Number,first_name,appointment\n(212) 555-0101,020 7946 0111,A,B\n",
+    )
+    summary = run(database, path, phone_column="mobile_number", region="gb")
+    assert counts(summary) == (1, 1, 0, 0, 0)
+    (row,) = stored(database, campaign_id)
+    assert row["phone"] == "+442079460111"
+    assert row["fields"] == {"Home Phone": "(212) 555-0101", "first_name": "A", "appointment": "B"}
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("tel,first_name,appointment", "+12125550101"),
+        ("Phone Number,first_name,appointment", "+12125550101"),
+        ("to,mobile,first_name,appointment", "+14155550102"),  # mobile comes before to
+    ],
+)
+def test_the_phone_column_is_found_by_name(
+    database: Database, tmp_path: Path, header: str, expected: str
+) -> None:
+    campaign_id = campaign(database)
+    row = "(212) 555-0101,A,B" if header.count(",") == 2 else "(212) 555-0101,(415) 555-0102,A,B"
+    run(database, write(tmp_path, f"{header}\n{row}\n"))
+    assert [r["phone"] for r in stored(database, campaign_id)] == [expected]
+
+
+def failed(database: Database, path: Path, **options: Any) -> str:
+    """Import a file that cannot be imported; checks that nothing is left and returns the error."""
+    campaign_id = campaign(database)
+    with pytest.raises(ImportFailed) as raised:
+        run(database, path, **options)
+    assert stored(database, campaign_id) == []
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no rejects file
+    with database.read() as connection:
+        (recorded,) = list_imports(connection, campaign_id)
+        assert list_rejects(connection, recorded.id) == []
+    assert recorded.status is ImportStatus.FAILED
+    assert recorded.error == str(raised.value)
+    assert recorded.counts == ImportCounts()
+    assert recorded.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        (
+            "mobile phone,first_name,appointment\n(212) 555-0101,A,B\n",
+            {},
+            "line 1: no phone column: the header has mobile phone, first_name, appointment; "
+            "name the column with --phone-column (or call it phone, phone_number, mobile, msisdn)",
+        ),
+        (
+            "phone,first_name\n(212) 555-0101,A\n",
+            {},
+            "line 1: the campaign's message needs the column 'appointment', and the header has "
+            "phone, first_name",
+        ),
+        (
+            HEADER + "(212) 555-0101,A,B\n",
+            {"tz_column": "zone"},
+            "line 1: there is no column 'zone'; the header has phone, first_name, appointment",
+        ),
+        (
+            HEADER + "(212) 555-0101,A,B\n",
+            {"phone_column": "cell"},
+            "line 1: there is no column 'cell'; the header has phone, first_name, appointment",
+        ),
+    ],
+)
+def test_header_problems_fail_the_import(
+    database: Database, tmp_path: Path, text: str, options: dict[str, str], expected: str
+) -> None:
+    path = write(tmp_path, text)
+    assert failed(database, path, **options) == f"{path} {expected}"
+
+
+def test_a_bad_line_late_in_the_file_undoes_every_batch_before_it(
+    database: Database, tmp_path: Path
+) -> None:
+    """Several batches are loaded (and a rejects file begun) before the error is found."""
+    good = "".join(f"(212) 555-01{n:02d},A,B\n" for n in range(10))
+    path = write(tmp_path, (HEADER + "n/a,A,B\n" + good).encode() + b"(212) 555-0199,Jos\xe9,B\n")
+    offset = path.read_bytes().index(b"\xe9")
+    message = failed(database, path, batch_rows=2, workers=1)
+    assert message == (
+        f"{path} line 13: bytes are not valid UTF-8 (byte 0xe9 at offset {offset}); "
+        "try --encoding cp1252 or --encoding latin-1"
+    )
+
+
+def test_an_unterminated_quote_fails_the_import(database: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + '(212) 555-0101,"A,B\n(212) 555-0102,C,D\n')
+    assert failed(database, path).endswith(
+        'line 2: a quoted field starting in this row is never closed (its closing " is missing)'
+    )
+
+
+def test_many_batches_in_worker_processes(database: Database, tmp_path: Path) -> None:
+    """Batches cross the worker pool and the writer thread in order; duplicates span batches."""
+    campaign_id = campaign(database)
+    numbers = [f"(212) 555-01{n:02d}" for n in range(30)]
+    lines = [f"{number},A,B" for number in numbers] + ["212.555.0100,again,B", "n/a,A,B"]
+    progress: list[tuple[int, int]] = []
+    path = write(tmp_path, HEADER + "\n".join(lines) + "\n")
+    summary = import_contacts(
+        database,
+        "spring",
+        path,
+        ImportOptions(batch_rows=4, workers=2),
+        lambda rows, read: progress.append((rows, read)),
+    )
+    assert counts(summary) == (32, 30, 1, 0, 1)
+    assert [r["source_row"] for r in stored(database, campaign_id)] == list(range(1, 31))
+    with database.read() as connection:
+        duplicate, rejected = list_rejects(connection, summary.import_id)
+    assert duplicate.reason == "duplicate: same number as row 1 of this file"
+    assert rejected.reason == "phone: not a phone number"
+    assert [rows for rows, _ in progress] == [4, 8, 12, 16, 20, 24, 28, 32]
+    assert progress[-1][1] == path.stat().st_size
+
+
+def test_a_file_with_only_a_header_imports_nothing(database: Database, tmp_path: Path) -> None:
+    campaign(database)
+    summary = run(database, write(tmp_path, HEADER))
+    assert counts(summary) == (0, 0, 0, 0, 0)
+    assert summary.nothing_new
+    assert summary.rejects_file is None
+
+
+def test_a_cancelled_campaign_takes_no_contacts(database: Database, tmp_path: Path) -> None:
+    campaign(database)
+    with database.write() as connection:
+        set_status(connection, get_campaign(connection, "spring"), CampaignStatus.CANCELLED)
+    with pytest.raises(InvalidTransition, match="campaign 'spring' is cancelled"):
+        run(database, write(tmp_path, HEADER + "(212) 555-0101,A,B\n"))
+
+
+def test_the_rejects_file_can_go_elsewhere_but_not_over_the_input(
+    database: Database, tmp_path: Path
+) -> None:
+    campaign(database)
+    path = write(tmp_path, HEADER + "n/a,A,B\n")
+    elsewhere = tmp_path / "out" / "left-out.csv"
+    elsewhere.parent.mkdir()
+    assert run(database, path, rejects_path=elsewhere).rejects_file == elsewhere
+    assert rejects_file(elsewhere)[0]["reason"] == "phone: not a phone number"
+    with pytest.raises(ValidationError, match="would overwrite the input file"):
+        run(database, path, rejects_path=path)
+
+
+def test_an_unwritable_rejects_file_fails_the_import(database: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "(212) 555-0101,A,B\nn/a,A,B\n")
+    nowhere = tmp_path / "missing" / "x.csv"
+    message = failed(database, path, rejects_path=nowhere)
+    assert message.startswith(f"cannot write the rejects file {nowhere}: No such file")
+
+
+def test_audio_url_column_values_must_be_urls(database: Database, tmp_path: Path) -> None:
+    campaign_id = campaign(database, message=Message(MessageKind.AUDIO_URL_COLUMN, "audio"))
+    path = write(
+        tmp_path,
+        "phone,audio\n"
+        "(212) 555-0101,https://example.com/a.mp3\n"
+        "(212) 555-0102,ftp://example.com/b.mp3\n"
+        "(212) 555-0103,\n",
+    )
+    summary = run(database, path)
+    assert counts(summary) == (3, 1, 0, 0, 2)
+    assert [r["phone"] for r in stored(database, campaign_id)] == ["+12125550101"]
+    with database.read() as connection:
+        reasons: Sequence[str] = [r.reason for r in list_rejects(connection, summary.import_id)]
+    assert reasons == [
+        "audio: the audio URL 'ftp://example.com/b.mp3' is not an http(s) URL with a host",
+        "audio: missing, and the message needs it",
+    ]
