@@ -261,15 +261,15 @@ def release_unsent(
     campaign_id: int,
     due_again: Mapping[int, datetime | None],
     now: datetime,
-) -> int:
-    """Undo the claims of attempts whose request was never sent; returns how many were undone.
+) -> list[int]:
+    """Undo the claims of attempts whose request was never sent; returns the ids undone.
 
     `due_again` maps each attempt id to the contact's new `next_attempt_at` (None: unchanged, due
     now). The attempt row is deleted (no request carried its key) and the contact is PENDING again
     with its attempt count back, unless meanwhile its number was suppressed (SUPPRESSED) or the
     campaign cancelled (CANCELLED). Attempts that got an answer or an outcome are left alone.
     """
-    released = 0
+    released: list[int] = []
     for chunk in _chunks(list(due_again)):
         rows = connection.execute(
             select(attempts.c.id, attempts.c.contact_id, contacts.c.phone)
@@ -305,7 +305,7 @@ def release_unsent(
             if due_again[attempt_id] is not None:
                 values["next_attempt_at"] = due_again[attempt_id]
             connection.execute(update(contacts).where(contacts.c.id == contact_id).values(values))
-        released += len(rows)
+        released.extend(attempt_id for attempt_id, _, _ in rows)
     return released
 
 

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import io
+import socket
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import anyio
+import httpx
 from sqlalchemy import insert, select
 
 from campaigner.campaigns import Campaign, CampaignSettings, Message, RetryPolicy
+from campaigner.config import Settings
 from campaigner.db import Database
 from campaigner.db.schema import attempts, contacts
+from campaigner.dialer.clock import Clock, SystemClock
+from campaigner.dialer.engine import RunOptions
+from campaigner.dialer.reporting import RunResult, reporter_for
+from campaigner.dialer.session import ReceiverOptions, run_campaign
 from campaigner.model import CampaignStatus, ContactState, MessageKind, Outcome, Provider
+from campaigner.receiver import WebhookAuth
+from campaigner.simulator import Ledger, Simulator
 from campaigner.store.campaigns import create_campaign, set_status
 from campaigner.windows import CallingWindow
 
@@ -116,3 +131,115 @@ def attempt_rows(database: Database, campaign: Campaign) -> list[dict[str, objec
             .order_by(attempts.c.id)
         ).mappings()
         return [dict(row) for row in rows]
+
+
+# --- Running the dialer against the simulator -------------------------------------------------
+
+WEBHOOK_TOKEN = "test-webhook-token-0123456789"
+
+
+def simulator_settings(simulator: Simulator, token: str | None = WEBHOOK_TOKEN) -> Settings:
+    """campaigner's settings pointing at `simulator`, with a webhook token."""
+    env = simulator.environment()
+    values = {
+        ("enablex", "app_id"): env["CAMPAIGNER_ENABLEX_APP_ID"],
+        ("enablex", "app_key"): env["CAMPAIGNER_ENABLEX_APP_KEY"],
+        ("enablex", "base_url"): env["CAMPAIGNER_ENABLEX_BASE_URL"],
+        ("fractel", "token"): env["CAMPAIGNER_FRACTEL_TOKEN"],
+        ("fractel", "base_url"): env["CAMPAIGNER_FRACTEL_BASE_URL"],
+        ("webex", "service_key"): env["CAMPAIGNER_WEBEX_SERVICE_KEY"],
+        ("webex", "base_url"): env["CAMPAIGNER_WEBEX_BASE_URL"],
+    }
+    if token:
+        values[("receiver", "token")] = token
+    return Settings(values)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def point_fractel_callbacks(simulator: Simulator, settings: Settings, receiver_url: str) -> None:
+    """What a Fractel operator does once per FoneNumber: POST /calls/send_notify with our URL."""
+    auth = WebhookAuth.from_settings(settings)
+    response = httpx.post(
+        f"{simulator.base_url('fractel')}/calls/send_notify",
+        headers={"token": settings.require("fractel", "token")},
+        json={
+            "fonenumber": CALLER_ID[2:],
+            "type": "Callback",
+            "method": "JSON",
+            "url": auth.callback_url(receiver_url, Provider.FRACTEL),
+        },
+    )
+    response.raise_for_status()
+
+
+@dataclass
+class Run:
+    result: RunResult
+    output: str
+
+
+def run_dialer(
+    database: Database,
+    campaign: Campaign,
+    simulator: Simulator,
+    *,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    receiver: ReceiverOptions | None = None,
+    log_format: str = "json",
+    **options: Any,
+) -> Run:
+    """`campaigner run CAMPAIGN` in this process, against `simulator`; Fractel's callback set."""
+    settings = settings or simulator_settings(simulator)
+    receiver = receiver or ReceiverOptions(port=free_port())
+    if campaign.settings.provider is Provider.FRACTEL and receiver.enabled:
+        point_fractel_callbacks(simulator, settings, f"http://127.0.0.1:{receiver.port}")
+    options.setdefault("max_wait", 30.0)
+    options.setdefault("drain_timeout", 30.0)
+    stream = io.StringIO()
+    reporter = reporter_for(stream, log_format)
+    run_options = RunOptions(clock=clock or SystemClock(), seed=1, **options)
+    result = anyio.run(
+        partial(
+            run_campaign,
+            database,
+            campaign.name,
+            settings,
+            reporter=reporter,
+            options=run_options,
+            receiver=receiver,
+        )
+    )
+    return Run(result, stream.getvalue())
+
+
+def open_window_now(zone: str, clock: Clock | None = None) -> str:
+    """A calling window open from an hour ago to three hours ahead in `zone`."""
+    local = (clock or SystemClock()).now().astimezone(ZoneInfo(zone))
+    start = (local - timedelta(hours=1)).time()
+    end = (local + timedelta(hours=3)).time()
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def check_ledger(
+    ledger: Ledger, database: Database, campaign: Campaign, *, cap: int | None = None
+) -> None:
+    """The acceptance checks: no key placed twice, the attempts counted are the calls placed and
+    never above the maximum, no call outside a callee's window, never over the cap."""
+    keys = ledger.calls_per_correlation()
+    assert all(count == 1 for count in keys.values()), keys
+    rows = contact_rows(database, campaign)
+    placed = ledger.calls_per_number()
+    for phone, row in rows.items():
+        assert row["attempts"] == placed.get(phone, 0), (phone, row, placed.get(phone))
+        assert row["attempts"] <= campaign.settings.retry.max_attempts
+    zones = {phone: ZoneInfo(str(row["timezone"])) for phone, row in rows.items()}
+    assert ledger.calls_outside_window(campaign.settings.window, zones.__getitem__) == []
+    if cap is not None:
+        assert ledger.max_calls_in_any_second() <= cap

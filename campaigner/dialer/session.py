@@ -1,0 +1,180 @@
+"""One `campaigner run`: the campaign made ready, the webhook receiver beside the dialer, signals.
+
+    result = await run_campaign(database, "reminders", settings, reporter=...,
+                                options=RunOptions(), receiver=ReceiverOptions())
+
+Running a campaign is the operator's act: a DRAFT or PAUSED campaign is set RUNNING (a paused
+one is thereby resumed), a COMPLETED one with contacts to call again (a new import) too. A
+cancelled campaign, or a completed one with nothing left, is reported and left alone.
+
+The receiver runs in the same process unless `ReceiverOptions.enabled` is off (a separate
+`campaigner serve` takes the webhooks, at `public_url`). Without webhook credentials configured,
+an in-process receiver makes up a one-off token for the run: webhooks arriving after the run
+exits are then refused, which is why `campaigner serve` with a configured token exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio
+from anyio import CancelScope
+from sqlalchemy import Connection
+
+from ..campaigns import Campaign
+from ..config import Settings
+from ..db import Database
+from ..errors import ConfigError
+from ..model import CampaignStatus, ContactState
+from ..providers import ProviderAdapter, adapter_for
+from ..receiver import WebhookAuth, create_app, serving
+from ..store.attempts import Applied
+from ..store.campaigns import contact_counts, get_campaign, set_status
+from .engine import Dialer, RunOptions
+from .reporting import Reporter, RunResult
+from .stopping import Stop
+
+
+@dataclass(frozen=True)
+class ReceiverOptions:
+    enabled: bool = True  # serve webhooks in this process
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port
+    public_url: str | None = None  # where providers reach the receiver; default: where it listens
+
+
+async def run_campaign(
+    database: Database,
+    name: str,
+    settings: Settings,
+    *,
+    reporter: Reporter,
+    options: RunOptions | None = None,
+    receiver: ReceiverOptions | None = None,
+    handle_signals: bool = False,
+) -> RunResult:
+    """Dial campaign `name` until it stops (see `engine`); the result says why."""
+    options = options or RunOptions()
+    receiver = receiver or ReceiverOptions()
+    with database.read() as connection:
+        campaign = get_campaign(connection, name)
+    adapter = adapter_for(campaign.settings.provider)
+    credentials = adapter.credentials(settings)  # ConfigError before anything changes
+    adapter.check_message(campaign.settings.message)
+    adapter.check_caller_id(campaign.settings.caller_id)
+    with database.write() as connection:
+        started = _make_running(connection, campaign, reporter)
+    if isinstance(started, RunResult):
+        reporter.finished(started)
+        return started
+    campaign = started
+
+    def dial(callback_url: str | None) -> Dialer:
+        return Dialer(
+            database,
+            campaign,
+            adapter,
+            credentials,
+            reporter,
+            callback_url=callback_url,
+            options=options,
+        )
+
+    if not receiver.enabled:
+        callback = _callback_without_receiver(settings, receiver, adapter)
+        return await _run(dial(callback), handle_signals)
+    auth = WebhookAuth.from_settings(settings)
+    if not auth.token and not auth.user:
+        auth = WebhookAuth(token=secrets.token_urlsafe(24))
+        reporter.note(
+            "receiver.one_off_token",
+            "no webhook credentials configured: this run's receiver uses a one-off token, so "
+            "webhooks arriving after it exits are refused (configure CAMPAIGNER_WEBHOOK_TOKEN "
+            "and use `campaigner serve` for those)",
+        )
+    dialers: list[Dialer] = []  # the receiver starts first; the dialer needs its URL
+
+    def applied(result: Applied) -> None:
+        for dialer in dialers:
+            dialer.on_applied(result)
+
+    app = create_app(database, settings, auth=auth, on_applied=applied)
+    async with serving(app, receiver.host, receiver.port) as running:
+        public_url = receiver.public_url or running.url
+        provider = campaign.settings.provider
+        reporter.note(
+            "receiver.listening",
+            f"receiving webhooks on {running.url}; providers post to "
+            f"{auth.shown_callback_url(public_url, provider)}",
+            url=running.url,
+        )
+        dialer = dial(auth.callback_url(public_url, provider))
+        dialers.append(dialer)
+        return await _run(dialer, handle_signals)
+
+
+async def _run(dialer: Dialer, handle_signals: bool) -> RunResult:
+    if not handle_signals:
+        return await dialer.run()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_watch_signals, dialer, tasks.cancel_scope)
+        result = await dialer.run()
+        tasks.cancel_scope.cancel()
+    return result
+
+
+async def _watch_signals(dialer: Dialer, scope: CancelScope) -> None:
+    """The first SIGINT or SIGTERM winds the run down; a second one cuts it short."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for received in signals:
+            if dialer.stop is not None and dialer.stop is Stop.INTERRUPTED:
+                scope.cancel()
+                return
+            dialer.request_stop(
+                Stop.INTERRUPTED,
+                f"{signal.Signals(received).name}: stopping (again to stop at once)",
+            )
+
+
+def _make_running(
+    connection: Connection, campaign: Campaign, reporter: Reporter
+) -> Campaign | RunResult:
+    status = campaign.status
+    counts = contact_counts(connection, [campaign.id])[campaign.id]
+    if status is CampaignStatus.CANCELLED:
+        return _early(
+            campaign, Stop.CANCELLED, "the campaign is cancelled: nothing to dial", counts
+        )
+    if status is CampaignStatus.COMPLETED and not (
+        counts[ContactState.PENDING] or counts[ContactState.IN_PROGRESS]
+    ):
+        return _early(
+            campaign, Stop.FINISHED, "the campaign is completed: every contact is final", counts
+        )
+    if status is not CampaignStatus.RUNNING:
+        campaign = set_status(connection, campaign, CampaignStatus.RUNNING)
+        reporter.note(
+            "campaign.running", f"campaign {campaign.name} was {status.value}: now running"
+        )
+    return campaign
+
+
+def _early(
+    campaign: Campaign, stop: Stop, message: str, counts: Mapping[ContactState, int]
+) -> RunResult:
+    return RunResult(campaign.name, stop, message, 0, 0.0, dict(counts))
+
+
+def _callback_without_receiver(
+    settings: Settings, receiver: ReceiverOptions, adapter: ProviderAdapter
+) -> str | None:
+    """The callback URL given to providers when `campaigner serve` receives the webhooks."""
+    if receiver.public_url is None:
+        raise ConfigError(
+            "--no-receiver needs --public-url: where the providers reach `campaigner serve`"
+        )
+    auth = WebhookAuth.from_settings(settings).check()
+    return auth.callback_url(receiver.public_url, adapter.provider)
