@@ -4,6 +4,7 @@ A window is a start and an end time of day and a set of weekdays, applied in eac
 time zone. `09:00-20:00` on mon-fri means a contact in Denver is called from 09:00 to 20:00 Denver
 time, Monday to Friday. An end before the start spans midnight (`22:00-02:00` on fri: Friday 22:00
 to Saturday 02:00); the day named is the day the window opens. The end is exclusive.
+`00:00-24:00` is the whole day.
 
 All functions take the current time as an argument (an aware datetime), so they are pure and the
 dialer's clock can be injected in tests. Local times are resolved with zoneinfo, so DST days have
@@ -31,9 +32,10 @@ class CallingWindow:
     days: frozenset[int] = ALL_DAYS  # 0 = Monday, as datetime.weekday()
 
     def __post_init__(self) -> None:
-        if self.start == self.end:
+        if self.start == self.end != time(0, 0):
             raise ValidationError(
-                f"calling window {self.describe()} is empty: start and end are the same time"
+                f"calling window {self.describe()} is empty: start and end are the same time "
+                "(write 00:00-24:00 for the whole day)"
             )
         if not self.days:
             raise ValidationError("calling window has no days")
@@ -46,18 +48,26 @@ class CallingWindow:
         start_text, sep, end_text = hours.replace(" ", "").partition("-")
         if not sep:
             raise ValidationError(f"calling window {hours!r} must look like 09:00-20:00")
-        return cls(_parse_time(start_text, hours), _parse_time(end_text, hours), parse_days(days))
+        start, end = _parse_time(start_text, hours), _parse_time(end_text, hours)
+        if start == end and not end_text.startswith("24"):
+            raise ValidationError(
+                f"calling window {hours!r} is empty: start and end are the same time "
+                "(write 00:00-24:00 for the whole day)"
+            )
+        return cls(start, end, parse_days(days))
 
     @property
     def spans_midnight(self) -> bool:
-        return self.end < self.start
+        """True also for the whole day (00:00-24:00): it ends at the next midnight."""
+        return self.end <= self.start
 
     @property
     def days_text(self) -> str:
         return ",".join(DAY_NAMES[day] for day in sorted(self.days))
 
     def describe(self) -> str:
-        hours = f"{self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == time(0, 0) else f"{self.end:%H:%M}"
+        hours = f"{self.start:%H:%M}-{end}"
         return f"{hours} {self.days_text}" if self.days != ALL_DAYS else f"{hours} daily"
 
     def is_open(self, now: datetime, zone: ZoneInfo) -> bool:

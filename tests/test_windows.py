@@ -156,7 +156,8 @@ def test_an_open_window_never_closes_in_the_past(zone: str, now: str) -> None:
         ("09:00-20:00", "mon-sun", "09:00-20:00 daily"),
         ("9:00-20:00", "weekdays", "09:00-20:00 mon,tue,wed,thu,fri"),
         ("22:00-02:00", "fri,sat", "22:00-02:00 fri,sat"),
-        ("08:00-24:00", "weekends", "08:00-00:00 sat,sun"),
+        ("08:00-24:00", "weekends", "08:00-24:00 sat,sun"),
+        ("00:00-24:00", "daily", "00:00-24:00 daily"),
         (" 08:00 - 12:00 ", "Mon-Wed, Fri", "08:00-12:00 mon,tue,wed,fri"),
         ("08:00-12:00", "monday-friday", "08:00-12:00 mon,tue,wed,thu,fri"),
     ],
@@ -173,6 +174,7 @@ def test_parse(hours: str, days: str, described: str) -> None:
         ("09:00-25:00", "daily", "is not a time of day"),
         ("09:60-10:00", "daily", "is not a time of day"),
         ("09:00-09:00", "daily", "is empty"),
+        ("00:00-00:00", "daily", "is empty"),
         ("09:00-17:00", "fri-mon", "runs backwards"),
         ("09:00-17:00", "funday", "is not a day"),
         ("09:00-17:00", ",", "names no day"),
@@ -190,3 +192,20 @@ def test_days_are_weekday_numbers() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="aware datetime"):
         WEEKDAYS.next_opening(datetime(2026, 3, 13, 12), zone_named("UTC"))
+
+
+@pytest.mark.parametrize(
+    ("local", "is_open"),
+    [
+        ("2026-11-23 00:00", True),  # Monday, midnight
+        ("2026-11-23 12:00", True),
+        ("2026-11-23 23:59", True),
+        ("2026-11-22 12:00", False),  # Sunday
+        ("2026-11-24 00:30", True),  # Tuesday
+    ],
+)
+def test_the_whole_day_window(local: str, is_open: bool) -> None:
+    window = CallingWindow.parse("00:00-24:00", "mon-sat")
+    zone = zone_named("America/Chicago")
+    instant = datetime.fromisoformat(local).replace(tzinfo=zone)
+    assert window.is_open(instant, zone) is is_open
