@@ -1,7 +1,17 @@
 """The `campaigner` command line. Each command group lives in its own module."""
 
 # Importing a module attaches its commands to `main`.
-from . import campaign, database, importing, serve, simulate, suppress
+from . import campaign, database, demo, importing, run, serve, simulate, suppress
 from .app import main
 
-__all__ = ["campaign", "database", "importing", "main", "serve", "simulate", "suppress"]
+__all__ = [
+    "campaign",
+    "database",
+    "demo",
+    "importing",
+    "main",
+    "run",
+    "serve",
+    "simulate",
+    "suppress",
+]

@@ -149,7 +149,8 @@ class Dialer:
         if self.stop is None:
             self.stop, self.stop_message = stop, message
             self.stopped.set()
-            self.reporter.note(f"stop.{stop.value}", message)
+            if stop is not Stop.FINISHED:  # the summary says it; the others come before a drain
+                self.reporter.note(f"stop.{stop.value}", f"stopping: {message}")
         self.poke()
 
     def poke(self) -> None:
@@ -222,7 +223,7 @@ class Dialer:
                 deadline=self._deadline,
             )
             if isinstance(decision, Finish):
-                self.request_stop(Stop.FINISHED, "every contact is final")
+                self.request_stop(Stop.FINISHED, "completed: every contact is final")
             elif isinstance(decision, Later):
                 self.request_stop(decision.reason, _later_words(decision, now))
             elif isinstance(decision, Wait):

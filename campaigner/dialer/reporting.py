@@ -154,13 +154,19 @@ class TerminalReporter(Reporter):
             self._drawn = 0
 
 
-def reporter_for(stream: TextIO, log_format: str) -> Reporter:
-    """JSON lines when asked; else the live display on a terminal, lines elsewhere."""
+def reporter_for(stream: TextIO, log_format: str, interval: float | None = None) -> Reporter:
+    """JSON lines when asked; else the live display on a terminal, lines elsewhere. `interval`:
+    seconds between progress lines (default: a minute); the live display redraws every second."""
+    reporter: Reporter
     if log_format == "json":
-        return JsonReporter(stream)
-    if stream.isatty():
+        reporter = JsonReporter(stream)
+    elif stream.isatty():
         return TerminalReporter(stream)
-    return LineReporter(stream)
+    else:
+        reporter = LineReporter(stream)
+    if interval is not None:
+        reporter.interval = interval
+    return reporter
 
 
 def _stamp() -> str:

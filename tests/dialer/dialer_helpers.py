@@ -167,7 +167,7 @@ def point_fractel_callbacks(simulator: Simulator, settings: Settings, receiver_u
     auth = WebhookAuth.from_settings(settings)
     response = httpx.post(
         f"{simulator.base_url('fractel')}/calls/send_notify",
-        headers={"token": settings.require("fractel", "token")},
+        headers={"token": simulator.config.credentials.fractel_token},
         json={
             "fonenumber": CALLER_ID[2:],
             "type": "Callback",
