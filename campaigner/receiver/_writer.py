@@ -7,8 +7,10 @@ stores the raw bodies, applies them in the same transaction, commits, and only t
 handler answer. While one batch is being written the next one gathers, so the batches grow with
 the load.
 
-If applying a batch fails (a bug, not a bad body: bad bodies are `unparseable`), the raw bodies are
-still committed with status `received` and the error is logged: a body is never lost.
+Each event row is written once, with its final status (`store.attempts.store_events`). If applying
+a batch fails (a bug, not a bad body: bad bodies are `unparseable`), its savepoint is rolled back
+and the raw bodies are stored with status `received` instead, and the error is logged: a body is
+never lost.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import anyio.to_thread
 
 from ..db import Database
 from ..model import Provider
-from ..providers import ProviderAdapter
-from ..store.attempts import Applied, apply_events, store_raw_events
+from ..providers import ProviderAdapter, WebhookResult
+from ..store.attempts import Applied, store_events, store_raw_events
 from ._log import log
 
 DEFAULT_MAX_BATCH = 1000
@@ -40,7 +42,7 @@ class _Pending:
     provider: Provider
     body: bytes
     content_type: str | None
-    stored: asyncio.Future[int]
+    stored: asyncio.Future[None]
 
 
 class EventWriter:
@@ -76,13 +78,13 @@ class EventWriter:
         await self._task
         self._task = None
 
-    async def submit(self, provider: Provider, body: bytes, content_type: str | None) -> int:
-        """Store one body; returns its event id once committed. StoreFailed if it could not be."""
+    async def submit(self, provider: Provider, body: bytes, content_type: str | None) -> None:
+        """Store one body; returns once it is committed. StoreFailed if it could not be."""
         if self._task is None or self._task.done():
             raise StoreFailed("the receiver is not running")
-        stored: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(provider, body, content_type, stored))
-        return await stored
+        await stored
 
     async def _run(self) -> None:
         closing = False
@@ -104,16 +106,16 @@ class EventWriter:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            ids, applied = await anyio.to_thread.run_sync(self._store, batch, limiter=self._limiter)
+            applied = await anyio.to_thread.run_sync(self._store, batch, limiter=self._limiter)
         except Exception as exc:
             log(logging.ERROR, "webhooks.store_failed", count=len(batch), error=_one_line(exc))
             for item in batch:
                 if not item.stored.done():
                     item.stored.set_exception(StoreFailed(str(exc)))
             return
-        for item, event_id in zip(batch, ids, strict=True):
+        for item in batch:
             if not item.stored.done():  # the client may have hung up meanwhile
-                item.stored.set_result(event_id)
+                item.stored.set_result(None)
         log(
             logging.DEBUG,
             "webhooks.stored",
@@ -127,40 +129,39 @@ class EventWriter:
             except Exception as exc:
                 log(logging.ERROR, "webhooks.on_applied_failed", error=_one_line(exc))
 
-    def _store(self, batch: Sequence[_Pending]) -> tuple[list[int], Applied]:
-        """In the worker thread: store the raw bodies, then apply them, in one transaction."""
+    def _store(self, batch: Sequence[_Pending]) -> Applied:
+        """In the worker thread: store and apply the batch in one transaction."""
         now = datetime.now(UTC)
-        groups: dict[Provider, list[int]] = {}
-        for index, item in enumerate(batch):
-            groups.setdefault(item.provider, []).append(index)
-        ids = [0] * len(batch)
+        groups: dict[Provider, list[_Pending]] = {}
+        for item in batch:
+            groups.setdefault(item.provider, []).append(item)
         parts: list[Applied] = []
         with self._database.write() as connection:
-            for provider, indexes in groups.items():
-                bodies = [(batch[i].body, batch[i].content_type) for i in indexes]
-                for index, event_id in zip(
-                    indexes, store_raw_events(connection, provider, bodies, now), strict=True
-                ):
-                    ids[index] = event_id
-            try:
-                with connection.begin_nested():
-                    for provider, indexes in groups.items():
-                        adapter = self._adapters[provider]
-                        parsed = [
-                            (ids[i], adapter.parse_webhook(batch[i].body, _headers(batch[i])))
-                            for i in indexes
-                        ]
-                        parts.append(apply_events(connection, provider, parsed, now))
-            except Exception as exc:
-                parts.clear()
-                log(
-                    logging.ERROR,
-                    "webhooks.apply_failed",
-                    count=len(batch),
-                    first_event=ids[0],
-                    error=_one_line(exc),
-                )
-        return ids, Applied.merge(*parts)
+            for provider, items in groups.items():
+                try:
+                    with connection.begin_nested():
+                        parsed = self._parsed(provider, items)
+                        parts.append(store_events(connection, provider, parsed, now))
+                except Exception as exc:
+                    log(
+                        logging.ERROR,
+                        "webhooks.apply_failed",
+                        provider=provider.value,
+                        count=len(items),
+                        error=_one_line(exc),
+                    )
+                    bodies = [(item.body, item.content_type) for item in items]
+                    store_raw_events(connection, provider, bodies, now)
+        return Applied.merge(*parts)
+
+    def _parsed(
+        self, provider: Provider, items: Sequence[_Pending]
+    ) -> list[tuple[bytes, str | None, WebhookResult]]:
+        adapter = self._adapters[provider]
+        return [
+            (item.body, item.content_type, adapter.parse_webhook(item.body, _headers(item)))
+            for item in items
+        ]
 
 
 def _headers(item: _Pending) -> dict[str, str]:

@@ -4,8 +4,9 @@ events applied whatever their order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
+import httpx
 import pytest
 from attempts_helpers import (
     attempt,
@@ -24,9 +25,11 @@ from attempts_helpers import (
 from receiver_helpers import PASSWORD, TOKEN, USER, Receiver
 from sqlalchemy import text
 
+from campaigner.config import Settings
 from campaigner.db import Database
 from campaigner.model import Outcome, Provider
-from campaigner.providers import Accepted
+from campaigner.providers import Accepted, WebexAdapter, WebhookResult
+from campaigner.receiver import WebhookAuth, create_app, serving
 from campaigner.store.attempts import record_dial_answers
 
 pytestmark = pytest.mark.anyio
@@ -178,3 +181,25 @@ async def test_many_webhooks_at_once_are_all_stored(database: Database, receiver
     assert len(event_rows(database)) == 80
     finished = {item.attempt_id for applied in receiver.applied for item in applied.finished}
     assert len(finished) == 40
+
+
+class _BrokenWebex(WebexAdapter):
+    """An adapter with a bug: it raises where it must not."""
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookResult:
+        raise RuntimeError("bug")
+
+
+async def test_a_body_is_kept_even_when_applying_it_fails(database: Database) -> None:
+    app = create_app(
+        database,
+        Settings(),
+        auth=WebhookAuth(token=TOKEN),
+        adapters={Provider.WEBEX: _BrokenWebex()},
+    )
+    body = webex_receipt("msg-1", "ANSWERED")
+    async with serving(app) as running, httpx.AsyncClient(base_url=running.url) as client:
+        response = await client.post(f"/hooks/webex/{TOKEN}", content=body)
+    assert response.status_code == 200
+    (row,) = event_rows(database)
+    assert (row["status"], bytes(row["body"])) == ("received", body)

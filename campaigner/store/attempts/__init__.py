@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
@@ -115,7 +114,7 @@ def settle_stale_attempts(
             attempts.c.outcome.is_(None),
             attempts.c.requested_at < started_before,
         )
-    ).mappings()
+    )
     stale = [LiveAttempt(row) for row in rows]
     waited = max(0, round((now - started_before).total_seconds()))
     reason = f"no final event within {format_duration(waited)}"
@@ -163,6 +162,42 @@ def store_raw_events(
     return list(result.scalars())
 
 
+def store_events(
+    conn: Connection,
+    provider: Provider,
+    items: Sequence[tuple[bytes, str | None, WebhookResult]],
+    now: datetime,
+) -> Applied:
+    """Store webhook bodies (content type, parsed) and apply them: the receiver's hot path.
+
+    The same as `store_raw_events` then `apply_events`, but each event row is written once, with
+    its final status, in one multi-row INSERT (no ids asked back: on SQLite, RETURNING them in
+    order costs one statement per row). If this raises, the caller still has the bodies to
+    `store_raw_events`.
+    """
+    if not items:
+        return NOTHING
+    serialise(conn)
+    filed, applied = _apply(conn, provider, [result for _, _, result in items], now)
+    rows = [
+        {
+            "provider": provider.value,
+            "received_at": now,
+            "body": body,
+            "content_type": content_type,
+            "status": status,
+            "correlation_key": key,
+            "provider_call_id": call_id,
+            "attempt_id": attempt_id,
+        }
+        for (body, content_type, _), (status, key, call_id, attempt_id) in zip(
+            items, filed, strict=True
+        )
+    ]
+    conn.execute(insert(events), rows)
+    return applied
+
+
 def apply_events(
     conn: Connection,
     provider: Provider,
@@ -171,47 +206,24 @@ def apply_events(
 ) -> Applied:
     """Apply stored events (by event id, parsed) to their attempts, in the order given."""
     serialise(conn)
-    calls = [result for _, result in items if isinstance(result, CallEvent)]
-    by_key = load_attempts(
-        conn, attempts.c.correlation_key, [e.correlation_key for e in calls if e.correlation_key]
-    )
-    call_ids = [e.call_id for e in calls if e.call_id]
-    by_call = load_attempts(
-        conn, attempts.c.provider_call_id, call_ids, attempts.c.provider == provider.value
-    )
-    # The same attempt reached by key and by call id must be one object.
-    by_id = {attempt.id: attempt for attempt in by_key.values()}
-    by_call = {call_id: by_id.setdefault(a.id, a) for call_id, a in by_call.items()}
-    statuses: list[dict[str, Any]] = []
-    follow_ups: list[FollowUpNeeded] = []
-    for event_id, result in items:
-        if isinstance(result, Unparseable):
-            statuses.append(_event_row(event_id, EventStatus.UNPARSEABLE))
-            continue
-        attempt = by_key.get(result.correlation_key or "") or by_call.get(result.call_id or "")
-        if attempt is None:
-            statuses.append(_event_row(event_id, EventStatus.ORPHAN, result))
-            continue
-        if attempt.provider_call_id is None and result.call_id:
-            attempt.provider_call_id = result.call_id
-            by_call.setdefault(result.call_id, attempt)
-        changed = attempt.apply(result, now)
-        statuses.append(
-            _event_row(
-                event_id,
-                EventStatus.APPLIED if changed else EventStatus.DUPLICATE,
-                result,
-                attempt.id,
-            )
+    filed, applied = _apply(conn, provider, [result for _, result in items], now)
+    if items:
+        conn.execute(
+            _UPDATE_EVENT,
+            [
+                {
+                    "e_id": event_id,
+                    "e_status": status,
+                    "e_key": key,
+                    "e_call_id": call_id,
+                    "e_attempt_id": attempt_id,
+                }
+                for (event_id, _), (status, key, call_id, attempt_id) in zip(
+                    items, filed, strict=True
+                )
+            ],
         )
-        call_id = result.call_id or attempt.provider_call_id
-        if changed and result.follow_up is not None and call_id:
-            follow_ups.append(FollowUpNeeded(attempt.id, provider, call_id, result.follow_up))
-    if statuses:
-        conn.execute(_UPDATE_EVENT, statuses)
-    touched = [attempt for attempt in by_id.values() if attempt.changed]
-    write_attempts(conn, touched)
-    return Applied(settle_contacts(conn, touched, now), follow_ups)
+    return applied
 
 
 def match_orphans(
@@ -262,17 +274,52 @@ _UPDATE_EVENT = (
     )
 )
 
+# How an event is filed: (status, correlation key, call id, attempt id).
+_Filed = tuple[str, str | None, str | None, int | None]
 
-def _event_row(
-    event_id: int, status: str, event: CallEvent | None = None, attempt_id: int | None = None
-) -> dict[str, Any]:
-    return {
-        "e_id": event_id,
-        "e_status": status,
-        "e_key": event.correlation_key if event else None,
-        "e_call_id": event.call_id if event else None,
-        "e_attempt_id": attempt_id,
-    }
+
+def _apply(
+    conn: Connection, provider: Provider, results: Sequence[WebhookResult], now: datetime
+) -> tuple[list[_Filed], Applied]:
+    """Apply events to their attempts and contacts; how to file each event, and what it did."""
+    calls = [result for result in results if isinstance(result, CallEvent)]
+    by_key = load_attempts(
+        conn, attempts.c.correlation_key, [e.correlation_key for e in calls if e.correlation_key]
+    )
+    call_ids = [e.call_id for e in calls if e.call_id and e.correlation_key not in by_key]
+    by_call = load_attempts(
+        conn, attempts.c.provider_call_id, call_ids, attempts.c.provider == provider.value
+    )
+    # The same attempt reached by key and by call id must be one object.
+    by_id = {attempt.id: attempt for attempt in by_key.values()}
+    by_call = {call_id: by_id.setdefault(a.id, a) for call_id, a in by_call.items()}
+    for keyed in by_key.values():
+        if keyed.provider_call_id:
+            by_call.setdefault(keyed.provider_call_id, keyed)
+    filed: list[_Filed] = []
+    follow_ups: list[FollowUpNeeded] = []
+    for result in results:
+        if isinstance(result, Unparseable):
+            filed.append((EventStatus.UNPARSEABLE, None, None, None))
+            continue
+        key, call_id = result.correlation_key, result.call_id
+        found = by_key.get(key) if key else None
+        attempt = found or (by_call.get(call_id) if call_id else None)
+        if attempt is None:
+            filed.append((EventStatus.ORPHAN, key, call_id, None))
+            continue
+        if attempt.provider_call_id is None and call_id:
+            attempt.provider_call_id = call_id
+            by_call.setdefault(call_id, attempt)
+        changed = attempt.apply(result, now)
+        status = EventStatus.APPLIED if changed else EventStatus.DUPLICATE
+        filed.append((status, key, call_id, attempt.id))
+        hang_up_id = call_id or attempt.provider_call_id
+        if changed and result.follow_up is not None and hang_up_id:
+            follow_ups.append(FollowUpNeeded(attempt.id, provider, hang_up_id, result.follow_up))
+    touched = [attempt for attempt in by_id.values() if attempt.changed]
+    write_attempts(conn, touched)
+    return filed, Applied(settle_contacts(conn, touched, now), follow_ups)
 
 
 def _headers(content_type: str | None) -> dict[str, str]:
@@ -290,5 +337,6 @@ __all__ = [
     "record_ambiguous",
     "record_dial_answers",
     "settle_stale_attempts",
+    "store_events",
     "store_raw_events",
 ]

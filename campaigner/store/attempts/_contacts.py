@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, exists, func, or_, select, update
 
 from ...campaigns import RetryPolicy
 from ...db.schema import attempts, campaigns, contacts, suppressions
@@ -21,17 +21,19 @@ from ._rows import LiveAttempt, chunks
 class _Contact:
     id: int
     campaign_id: int
-    phone: str
     state: ContactState
     attempts: int
     last_outcome: Outcome | None
     latest_attempt: int  # the highest attempt_number the contact has
+    suppressed: bool  # its number is on the do-not-call list (global or its campaign's)
+    policy: RetryPolicy  # its campaign's
+    campaign_cancelled: bool
 
-
-@dataclass(frozen=True)
-class _CampaignRules:
-    policy: RetryPolicy
-    cancelled: bool
+    def pending_or_not(self) -> ContactState:
+        """PENDING, unless the number was suppressed or the campaign cancelled during the call."""
+        if self.suppressed:
+            return ContactState.SUPPRESSED
+        return ContactState.CANCELLED if self.campaign_cancelled else ContactState.PENDING
 
 
 def settle_contacts(
@@ -53,8 +55,6 @@ def settle_contacts(
     if not new and not corrected:
         return []
     people = _lock_contacts(conn, {a.contact_id for a in [*new, *corrected]})
-    rules = _campaign_rules(conn, {a.campaign_id for a in [*new, *corrected]})
-    suppressed = _suppressed(conn, people.values())
     changes: list[dict[str, Any]] = []
     for attempt in new:
         assert attempt.outcome is not None
@@ -64,10 +64,10 @@ def settle_contacts(
             or person.latest_attempt > attempt.attempt_number
         ):
             continue
-        decision = decide(rules[person.campaign_id].policy, attempt.outcome, person.attempts, now)
+        decision = decide(person.policy, attempt.outcome, person.attempts, now)
         state = decision.state
         if state is ContactState.PENDING:
-            state = _pending_or_not(person, rules[person.campaign_id], suppressed)
+            state = person.pending_or_not()
         changes.append(_contact_row(person, state, decision.next_attempt_at, attempt.outcome, now))
     for attempt in corrected:
         person = people[attempt.contact_id]
@@ -94,14 +94,12 @@ def give_back_refused(
     if not refused:
         return []
     people = _lock_contacts(conn, {a.contact_id for a in refused})
-    rules = _campaign_rules(conn, {a.campaign_id for a in refused})
-    suppressed = _suppressed(conn, people.values())
     changes: list[dict[str, Any]] = []
     for attempt in refused:
         person = people[attempt.contact_id]
         state = person.state
         if state is ContactState.IN_PROGRESS and person.latest_attempt == attempt.attempt_number:
-            state = _pending_or_not(person, rules[person.campaign_id], suppressed)
+            state = person.pending_or_not()
         changes.append(
             {
                 "c_id": person.id,
@@ -124,15 +122,6 @@ def give_back_refused(
         AttemptFinished(a.id, a.contact_id, a.campaign_id, Outcome.REJECTED_REQUEST)
         for a in refused
     ]
-
-
-def _pending_or_not(
-    person: _Contact, rules: _CampaignRules, suppressed: set[tuple[str, int | None]]
-) -> ContactState:
-    """PENDING, unless the number was suppressed or the campaign cancelled during the call."""
-    if (person.phone, None) in suppressed or (person.phone, person.campaign_id) in suppressed:
-        return ContactState.SUPPRESSED
-    return ContactState.CANCELLED if rules.cancelled else ContactState.PENDING
 
 
 _UPDATE_CONTACT = (
@@ -160,77 +149,57 @@ def _contact_row(
 
 
 def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contact]:
-    """The contacts, locked (PostgreSQL) in id order so that concurrent writers cannot deadlock."""
+    """The contacts with what deciding their next state needs, in one query; locked (PostgreSQL)
+    in id order, so that concurrent writers cannot deadlock."""
     latest = (
         select(func.max(attempts.c.attempt_number))
         .where(attempts.c.contact_id == contacts.c.id)
         .scalar_subquery()
     )
-    found: dict[int, _Contact] = {}
-    for chunk in chunks(sorted(contact_ids)):
-        rows = conn.execute(
-            select(
-                contacts.c.id,
-                contacts.c.campaign_id,
-                contacts.c.phone,
-                contacts.c.state,
-                contacts.c.attempts,
-                contacts.c.last_outcome,
-                latest.label("latest"),
-            )
-            .where(contacts.c.id.in_(chunk))
-            .order_by(contacts.c.id)
-            .with_for_update(of=contacts)
-        )
-        for row in rows.mappings():
-            found[row["id"]] = _Contact(
-                row["id"],
-                row["campaign_id"],
-                row["phone"],
-                ContactState(row["state"]),
-                row["attempts"],
-                Outcome(row["last_outcome"]) if row["last_outcome"] else None,
-                row["latest"] or 0,
-            )
-    return found
-
-
-def _campaign_rules(conn: Connection, campaign_ids: set[int]) -> dict[int, _CampaignRules]:
-    rows = conn.execute(
+    suppressed = exists().where(
+        suppressions.c.phone == contacts.c.phone,
+        or_(
+            suppressions.c.campaign_id.is_(None),
+            suppressions.c.campaign_id == contacts.c.campaign_id,
+        ),
+    )
+    query = (
         select(
-            campaigns.c.id,
+            contacts.c.id,
+            contacts.c.campaign_id,
+            contacts.c.state,
+            contacts.c.attempts,
+            contacts.c.last_outcome,
+            latest,
+            suppressed,
             campaigns.c.status,
             campaigns.c.max_attempts,
             campaigns.c.retry_delay_busy,
             campaigns.c.retry_delay_no_answer,
             campaigns.c.retry_delay_failed,
-        ).where(campaigns.c.id.in_(sorted(campaign_ids)))
+        )
+        .join(campaigns, campaigns.c.id == contacts.c.campaign_id)
+        .order_by(contacts.c.id)
+        .with_for_update(of=contacts)
     )
-    return {
-        row.id: _CampaignRules(
-            RetryPolicy(
-                max_attempts=row.max_attempts,
-                delays={
-                    Outcome.BUSY: row.retry_delay_busy,
-                    Outcome.NO_ANSWER: row.retry_delay_no_answer,
-                    Outcome.FAILED: row.retry_delay_failed,
-                },
-            ),
-            cancelled=row.status == CampaignStatus.CANCELLED.value,
-        )
-        for row in rows
-    }
-
-
-def _suppressed(conn: Connection, people: Iterable[_Contact]) -> set[tuple[str, int | None]]:
-    """(phone, campaign id or None for global) of the do-not-call entries naming these numbers."""
-    phones = sorted({person.phone for person in people})
-    found: set[tuple[str, int | None]] = set()
-    for chunk in chunks(phones):
-        rows = conn.execute(
-            select(suppressions.c.phone, suppressions.c.campaign_id).where(
-                suppressions.c.phone.in_(chunk)
+    policies: dict[int, RetryPolicy] = {}
+    found: dict[int, _Contact] = {}
+    for chunk in chunks(sorted(contact_ids)):
+        for row in conn.execute(query.where(contacts.c.id.in_(chunk))):
+            (id_, campaign_id, state, made, last, latest_number, on_list, status, *policy) = row
+            if campaign_id not in policies:
+                busy, no_answer, failed = policy[1:]
+                delays = {Outcome.BUSY: busy, Outcome.NO_ANSWER: no_answer, Outcome.FAILED: failed}
+                policies[campaign_id] = RetryPolicy(max_attempts=policy[0], delays=delays)
+            found[id_] = _Contact(
+                id=id_,
+                campaign_id=campaign_id,
+                state=ContactState(state),
+                attempts=made,
+                last_outcome=Outcome(last) if last else None,
+                latest_attempt=latest_number or 0,
+                suppressed=bool(on_list),
+                policy=policies[campaign_id],
+                campaign_cancelled=status == CampaignStatus.CANCELLED.value,
             )
-        )
-        found.update((phone, campaign_id) for phone, campaign_id in rows)
     return found

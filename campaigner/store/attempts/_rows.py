@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ...db.schema import attempts
 from ...model import Outcome, Provider
@@ -44,35 +44,67 @@ _MUTABLE = (
     "provider_reason",
     "error",
 )
+_BIND_NAMES = tuple(f"a_{name}" for name in _MUTABLE)
 _UPDATE_ATTEMPT = (
     update(attempts)
     .where(attempts.c.id == bindparam("a_id"))
-    .values({name: bindparam(f"a_{name}") for name in _MUTABLE})
+    .values({name: bindparam(bind) for name, bind in zip(_MUTABLE, _BIND_NAMES, strict=True)})
 )
 
 
 class LiveAttempt:
     """An attempt row being changed in memory; written back once per transaction."""
 
-    def __init__(self, row: RowMapping) -> None:
-        self.id: int = row["id"]
-        self.contact_id: int = row["contact_id"]
-        self.campaign_id: int = row["campaign_id"]
-        self.attempt_number: int = row["attempt_number"]
-        self.provider = Provider(row["provider"])
-        self.provider_call_id: str | None = row["provider_call_id"]
-        self.progress = Progress(row["progress"])
-        self.outcome: Outcome | None = Outcome(row["outcome"]) if row["outcome"] else None
-        self.answered_at: datetime | None = row["answered_at"]
-        self.ended_at: datetime | None = row["ended_at"]
-        self.dtmf: str | None = row["dtmf"]
-        self.provider_reason: str | None = row["provider_reason"]
-        self.error: str | None = row["error"]
+    __slots__ = (
+        "_stored",
+        "answered_at",
+        "attempt_number",
+        "campaign_id",
+        "contact_id",
+        "correlation_key",
+        "dtmf",
+        "ended_at",
+        "error",
+        "id",
+        "outcome",
+        "outcome_before",
+        "progress",
+        "provider",
+        "provider_call_id",
+        "provider_reason",
+    )
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        """`row` holds ATTEMPT_COLUMNS, in their order."""
+        self.id: int = row[0]
+        self.contact_id: int = row[1]
+        self.campaign_id: int = row[2]
+        self.attempt_number: int = row[3]
+        self.provider = Provider(row[4])
+        self.correlation_key: str = row[5]
+        self.provider_call_id: str | None = row[6]
+        self.progress = Progress(row[7])
+        self.outcome: Outcome | None = Outcome(row[8]) if row[8] else None
+        self.answered_at: datetime | None = row[9]
+        self.ended_at: datetime | None = row[10]
+        self.dtmf: str | None = row[11]
+        self.provider_reason: str | None = row[12]
+        self.error: str | None = row[13]
         self.outcome_before = self.outcome
         self._stored = self._values()
 
-    def _values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _MUTABLE}
+    def _values(self) -> tuple[Any, ...]:
+        """The columns this module may change, in _MUTABLE's order."""
+        return (
+            self.provider_call_id,
+            self.progress,
+            self.outcome,
+            self.answered_at,
+            self.ended_at,
+            self.dtmf,
+            self.provider_reason,
+            self.error,
+        )
 
     @property
     def changed(self) -> bool:
@@ -103,10 +135,11 @@ class LiveAttempt:
         return self._values() != before
 
     def row(self) -> dict[str, Any]:
-        values = {f"a_{name}": value for name, value in self._values().items()}
+        values = dict(zip(_BIND_NAMES, self._values(), strict=True))
         values["a_progress"] = self.progress.value
         values["a_outcome"] = self.outcome.value if self.outcome else None
-        return values | {"a_id": self.id}
+        values["a_id"] = self.id
+        return values
 
 
 def serialise(conn: Connection) -> None:
@@ -124,10 +157,11 @@ def load_attempts(
 ) -> dict[Any, LiveAttempt]:
     """Attempts whose `column` is one of `values`, by that value."""
     found: dict[Any, LiveAttempt] = {}
+    position = [c.name for c in ATTEMPT_COLUMNS].index(column.name)
     for chunk in chunks(list(dict.fromkeys(values))):
         rows = conn.execute(select(*ATTEMPT_COLUMNS).where(column.in_(chunk), *conditions))
-        for row in rows.mappings():
-            found[row[column.name]] = LiveAttempt(row)
+        for row in rows:
+            found[row[position]] = LiveAttempt(row)
     return found
 
 
