@@ -36,8 +36,7 @@ _RETRY_SECONDS = 5
 _MESSAGE = (
     "Hello {first_name}, this is a reminder of your appointment on {appointment} at {clinic}."
 )
-# Calling windows cannot say "all day" (24:00 is midnight): one minute a day stays closed.
-_WINDOW = CallingWindow.parse("00:00-23:59", "daily")
+_WINDOW = CallingWindow.parse("00:00-24:00", "daily")
 
 
 @main.command("demo")

@@ -6,7 +6,7 @@ import io
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ def make_campaign(
     *,
     name: str = "test",
     provider: Provider = Provider.ENABLEX,
-    window: str = "00:00-23:59",  # windows cannot say "all day" (24:00 is 00:00)
+    window: str = "00:00-24:00",
     days: str = "daily",
     calls_per_second: float = 50.0,
     max_in_flight: int = 50,
@@ -217,14 +217,6 @@ def run_dialer(
         )
     )
     return Run(result, stream.getvalue())
-
-
-def open_window_now(zone: str, clock: Clock | None = None) -> str:
-    """A calling window open from an hour ago to three hours ahead in `zone`."""
-    local = (clock or SystemClock()).now().astimezone(ZoneInfo(zone))
-    start = (local - timedelta(hours=1)).time()
-    end = (local + timedelta(hours=3)).time()
-    return f"{start:%H:%M}-{end:%H:%M}"
 
 
 def check_ledger(

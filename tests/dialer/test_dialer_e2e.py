@@ -15,7 +15,6 @@ from dialer_helpers import (
     check_ledger,
     contact_rows,
     make_campaign,
-    open_window_now,
     run_dialer,
     us_numbers,
 )
@@ -68,7 +67,6 @@ def test_a_campaign_runs_to_the_end_with_retries(
     campaign = make_campaign(
         database,
         provider=provider,
-        window=open_window_now("America/New_York"),
         calls_per_second=20,
         max_in_flight=4,
     )

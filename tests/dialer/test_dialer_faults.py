@@ -20,7 +20,6 @@ from dialer_helpers import (
     check_ledger,
     contact_rows,
     make_campaign,
-    open_window_now,
     run_dialer,
     simulator_settings,
     us_numbers,
@@ -56,9 +55,7 @@ def simulating(faults: FaultPlan | None = None, **config: object) -> Iterator[Si
 
 
 def campaign_of(database: Database, provider: Provider = Provider.ENABLEX, **settings: object):  # type: ignore[no-untyped-def]
-    return make_campaign(
-        database, provider=provider, window=open_window_now("America/New_York"), **settings
-    )
+    return make_campaign(database, provider=provider, **settings)
 
 
 def status_of(database: Database, campaign_id: int) -> tuple[CampaignStatus, str | None]:
