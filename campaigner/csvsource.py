@@ -8,8 +8,9 @@ import leaves out, in the input's own dialect.
 
 Anything that makes the file unreadable as a whole raises `ImportFailed` naming the file and the
 line: bytes the encoding cannot decode, a quote that is never closed, a field or line too long,
-a missing, blank or repeated header name. Rows with more or fewer fields than the header are the
-caller's business (they are usually one bad row, not a bad file), so they are passed on as read.
+a NUL byte (no database takes it in text), a missing, blank or repeated header name. Rows with
+more or fewer fields than the header are the caller's business (they are usually one bad row, not
+a bad file), so they are passed on as read.
 
 Decisions:
 - The first row is always the header; a first row that looks like a phone number is refused
@@ -101,13 +102,14 @@ class CsvSource:
     def records(self) -> Iterator[Record]:
         """The data rows, in file order; blank rows are skipped (see the module docstring)."""
         parsed = self._csv
+        new_record = tuple.__new__  # Record(...) without its Python-level __new__: a hot loop
         line = parsed.line_num + 1
         row = 0
         try:
             for values in parsed:
-                if any(values):
+                if values and (values[0] or any(values)):
                     row += 1
-                    yield Record(row, line, values)
+                    yield new_record(Record, (row, line, values))
                 line = parsed.line_num + 1
         except csv.Error as exc:
             raise self._csv_error(exc, line) from None

@@ -24,14 +24,17 @@ Decisions:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
 from json.encoder import encode_basestring
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,7 @@ PHONE_COLUMN_NAMES = (
     "mobile_number",
 )
 BATCH_ROWS = 10_000
+GC_THRESHOLD = 50_000  # allocations between collections of the youngest generation (default 700)
 
 Progress = Callable[[int, int], None]
 """Called after each batch with the rows and the bytes read so far."""
@@ -152,7 +156,7 @@ def _import(
     progress: Progress | None,
 ) -> ImportSummary:
     clock = time.perf_counter()
-    with open_csv(path, encoding=options.encoding) as source:
+    with _fewer_collections(), open_csv(path, encoding=options.encoding) as source:
         rows = _RowChecker(source, campaign, options)
         rejects = RejectsFile(rejects_path, source)
         writer = _Writer(database, campaign.id, str(path), rows, rejects)
@@ -181,6 +185,10 @@ def _import(
     )
 
 
+_FROM_COLUMN = TimezoneSource.COLUMN.value
+_FROM_NUMBER = TimezoneSource.NUMBER.value
+_BY_DEFAULT = TimezoneSource.DEFAULT.value
+
 LeftOut = tuple[Record, str, bool]
 """A row that is not imported: the record, the reason, and whether it is a duplicate."""
 
@@ -201,7 +209,7 @@ class _RowChecker:
         self.url = self.required[0] if message.kind is MessageKind.AUDIO_URL_COLUMN else None
         # The contact's fields: every column but the phone, as `"name":` ready to be joined.
         self.keys = [
-            (encode_basestring(name) + ":", index)
+            encode_basestring(name) + ":"
             for index, name in enumerate(header)
             if index != self.phone
         ]
@@ -211,11 +219,21 @@ class _RowChecker:
     def check(
         self, records: Sequence[Record], results: Sequence[Result]
     ) -> tuple[list[NewContact], list[LeftOut]]:
-        """The batch's new contacts, and the rows rejected with their reason."""
+        """The batch's new contacts, and the rows rejected with their reason.
+
+        The loop runs once per row of the file: it sticks to C-level helpers (map, join) where it
+        can.
+        """
         new: list[NewContact] = []
         left_out: list[LeftOut] = []
-        width, phone, tz, required = len(self.header), self.phone, self.tz, self.required
-        phone_name = self.header[phone]
+        width, phone, tz, required, url = (
+            len(self.header),
+            self.phone,
+            self.tz,
+            self.required,
+            self.url,
+        )
+        phone_name, keys, strip = self.header[phone], self.keys, str.strip
         for record, result in zip(records, results, strict=True):
             values = record.values
             if len(values) != width:
@@ -224,28 +242,27 @@ class _RowChecker:
             if isinstance(result, Rejected):
                 left_out.append((record, f"{phone_name}: {result.reason}", False))
                 continue
-            stripped = [value.strip() for value in values]
+            stripped = list(map(strip, values))
             reason = None
             for name, index in required:
                 if not stripped[index]:
                     reason = f"{name}: missing, and the message needs it"
                     break
-            if reason is None and self.url is not None:
-                reason = self._url_reason(stripped[self.url[1]])
+            if reason is None and url is not None:
+                reason = self._url_reason(stripped[url[1]])
             if tz is not None and (zone := stripped[tz]):
                 reason = reason or self._zone_reason(zone)
-                source = TimezoneSource.COLUMN
+                source = _FROM_COLUMN
             elif result.timezone:
-                zone, source = result.timezone, TimezoneSource.NUMBER
+                zone, source = result.timezone, _FROM_NUMBER
             else:
-                zone, source = self.default_zone, TimezoneSource.DEFAULT
+                zone, source = self.default_zone, _BY_DEFAULT
             if reason is not None:
                 left_out.append((record, reason, False))
                 continue
-            fields = ",".join([key + encode_basestring(stripped[i]) for key, i in self.keys])
-            new.append(
-                (record.row, result.e164, stripped[phone], "{" + fields + "}", zone, source.value)
-            )
+            number = stripped.pop(phone)
+            fields = "{" + ",".join(map(add, keys, map(encode_basestring, stripped))) + "}"
+            new.append((record.row, result.e164, number, fields, zone, source))
         return new, left_out
 
     def rejects(self, left_out: Sequence[LeftOut]) -> list[Reject]:
@@ -313,6 +330,23 @@ def _required_column(source: CsvSource, name: str) -> int:
         f"{source.where(1)}: the campaign's message needs the column {name!r}, and the header "
         f"has {describe_columns(source.header)}"
     )
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often for the length of an import.
+
+    An import allocates millions of short-lived objects that hold no cycles (rows, tuples). With
+    the default threshold the collector runs every 700 allocations, and its full passes walk every
+    object in the process: that doubled the cost of reading the file. Memory stays bounded: the
+    objects are freed by reference counting as each batch is done.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _batches(
