@@ -130,7 +130,7 @@ class ContactLoader:
         if not unique:
             return repeats
         self._stage(unique)
-        inserted = set(self._connection.execute(self._move).scalars())
+        inserted = set(self._connection.execute(self._move).scalars().all())
         self.inserted += len(inserted)
         known = self._duplicates([row for row in unique if row[0] not in inserted])
         return sorted(known + repeats, key=lambda duplicate: duplicate.source_row)
