@@ -33,6 +33,7 @@ _DEMO_FILES = (DATABASE_FILE, f"{DATABASE_FILE}-wal", f"{DATABASE_FILE}-shm", RE
 _TIMING = Timing(answer_latency=Span(0.1, 0.3), ring_delay=Span(1.0, 4.0), play_duration=Span(2, 4))
 _MIX = "delivered=60,busy=15,no_answer=15,failed=10"
 _RETRY_SECONDS = 5
+_CALLS_PER_SECOND = 5
 _MESSAGE = (
     "Hello {first_name}, this is a reminder of your appointment on {appointment} at {clinic}."
 )
@@ -81,8 +82,8 @@ def demo(directory: Path, fresh: bool) -> None:
                 f"({summary.counts.rejected} rejected)"
             )
             click.echo(
-                f"  campaign   {CAMPAIGN}: EnableX, 5 calls/s, 3 attempts, retries after "
-                f"{_RETRY_SECONDS}s"
+                f"  campaign   {CAMPAIGN}: EnableX, {_CALLS_PER_SECOND} calls/s, 3 attempts, "
+                f"retries after {_RETRY_SECONDS}s"
             )
             click.echo(
                 f"  window     {_WINDOW.describe()} in each contact's own time zone: demo only, "
@@ -154,7 +155,7 @@ def _create_campaign(database: Database) -> None:
         provider=Provider.ENABLEX,
         caller_id=DEMO_CALLER_IDS[0],
         message=Message(MessageKind.TTS, _MESSAGE, voice="female", language="en-US"),
-        calls_per_second=5,
+        calls_per_second=_CALLS_PER_SECOND,
         max_in_flight=10,
         retry=RetryPolicy(max_attempts=3, delays=delays),
         window=_WINDOW,
