@@ -11,7 +11,9 @@ Issue 3 asks for at least 5,000 events/s on SQLite and 3,000 on PostgreSQL. This
 
 It prints the events stored per second (from the first request sent to the last answer received;
 a 200 means committed), the same measured by the receiver's own clock (the spread of
-`received_at`), and checks that every event is in the database and every call delivered.
+`received_at`), the receiver process's CPU time per event (what it could do with a core of its
+own: the load generators share the machine with it), and checks that every event is in the
+database and every call delivered.
 
     .venv/bin/python benchmarks/receiver_bench.py [--events 40000] [--clients 3]
                                     [--concurrency 64] [--backend sqlite|postgresql|both]
@@ -159,6 +161,12 @@ def client(
     return asyncio.run(run())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_backend(
     backend: str, events_wanted: int, clients: int, concurrency: int, kind: str
 ) -> None:
@@ -188,6 +196,7 @@ def run_backend(
         )
         assert server.stdout is not None
         receiver_url = server.stdout.readline().split()[2]
+        cpu_before = cpu_seconds(server.pid)
         start_at = time.time() + 1.0  # every client process ready before the first request
         shares = [bodies[i::clients] for i in range(clients)]
         with multiprocessing.get_context("spawn").Pool(clients) as pool:
@@ -195,6 +204,7 @@ def run_backend(
                 client, [(kind, receiver_url, share, concurrency, start_at) for share in shares]
             )
         elapsed = time.time() - start_at
+        receiver_cpu = cpu_seconds(server.pid) - cpu_before
         ok = sum(answered for answered, _ in results)
         failed = sum(refused for _, refused in results)
         with database.read() as connection:
@@ -217,6 +227,10 @@ def run_backend(
             f"{stored / spread if spread else float('nan'):8.0f}/s by the receiver's clock; "
             f"answers 200: {ok}, other: {failed}; statuses {statuses}; "
             f"calls delivered {delivered}/{calls}"
+        )
+        print(
+            f"{'':<10} receiver CPU {receiver_cpu / stored * 1e6:.0f} us per event "
+            f"({stored / receiver_cpu:.0f} events per CPU-second of the receiver process)"
         )
     finally:
         if server is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import click
@@ -15,6 +16,13 @@ from ..errors import ValidationError
 from ..model import Provider
 from ..receiver import WebhookAuth, create_app, start_receiver
 from .app import database_option, main, opened_database
+
+try:
+    import uvloop
+
+    _loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+    _loop_factory = None
 
 # Where each provider takes its callback URL.
 _WHERE = {
@@ -72,7 +80,8 @@ def serve(
     auth = WebhookAuth.from_settings(settings).check()
     with opened_database(db) as database:
         _log_to_stderr()
-        asyncio.run(_serve(database, settings, auth, host, port, public_url))
+        with asyncio.Runner(loop_factory=_loop_factory) as runner:
+            runner.run(_serve(database, settings, auth, host, port, public_url))
     click.echo("Stopped.")
 
 

@@ -9,13 +9,14 @@ follow-up sender); `start_receiver` / `serving` serve it with uvicorn in the run
 The rules it applies (duplicates, reordering, orphans) live in `campaigner.store.attempts`.
 """
 
-from ._app import DEFAULT_MAX_BODY, create_app
+from ._app import DEFAULT_MAX_BODY, ReceiverApp, create_app
 from ._auth import WebhookAuth
 from ._server import RunningReceiver, serving, start_receiver
 from ._writer import StoreFailed
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "ReceiverApp",
     "RunningReceiver",
     "StoreFailed",
     "WebhookAuth",

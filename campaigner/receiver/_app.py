@@ -2,8 +2,12 @@
 
 A webhook is checked in this order, and nothing is recorded unless it passes them all: a provider
 we speak (else 404), credentials (401), a body within the size limit (413). Then the body is stored
-raw (see `_writer`) and the answer is a tiny 200 once it is committed, or 503 if the database
-refused it, so that the provider sends it again. Follow-ups go out afterwards, in the background.
+(see `_writer`) and the answer is a tiny 200 once it is committed, or 503 if the database refused
+it, so that the provider sends it again. Follow-ups go out afterwards, in the background.
+
+Webhooks are the hot path (thousands a second), so they are answered by plain ASGI code that reads
+the few headers it needs straight from the scope; Starlette serves the rest (`/healthz`, 404s)
+and runs the lifespan that starts and stops the writer.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ..config import Settings
 from ..db import Database
@@ -31,12 +36,130 @@ from ._log import log
 from ._writer import DEFAULT_MAX_BATCH, EventWriter, StoreFailed
 
 DEFAULT_MAX_BODY = 64 * 1024
-
-_STORED = b'{"status":"stored"}'
+_HOOKS = "/hooks/"
 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Gone(Exception):
+    """The client hung up before sending the whole body."""
+
+
+class ReceiverApp:
+    """The receiver as an ASGI application; build it with `create_app`."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        auth: WebhookAuth,
+        adapters: Mapping[Provider, ProviderAdapter],
+        on_applied: Callable[[Applied], None] | None,
+        max_body: int,
+        max_batch: int,
+        http_client: httpx.AsyncClient | None,
+    ) -> None:
+        self._database = database
+        self._auth = auth
+        self._names = {provider.value: provider for provider in adapters}
+        self._max_body = max_body
+        self._writer: EventWriter | None = None
+
+        @asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            sender = FollowUpSender(settings, adapters, http_client)
+
+            def applied(result: Applied) -> None:
+                for needed in result.follow_ups:
+                    sender.send(needed)
+                if on_applied is not None:
+                    on_applied(result)
+
+            writer = EventWriter(database, adapters, applied, max_batch=max_batch)
+            writer.start()
+            self._writer = writer
+            try:
+                yield
+            finally:
+                self._writer = None
+                await writer.close()
+                await sender.close()
+
+        self._rest = Starlette(
+            routes=[Route("/healthz", self._healthz, methods=["GET"])], lifespan=lifespan
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(_HOOKS):
+            status, answer, headers = await self._webhook(scope, receive)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(answer)).encode()),
+                        *headers,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": answer})
+        else:
+            await self._rest(scope, receive, send)
+
+    async def _webhook(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """(status, JSON body, extra headers) of the answer to a request under /hooks/."""
+        if scope["method"] != "POST":
+            return 405, b'{"error":"POST only"}', [(b"allow", b"POST")]
+        name, _, path_token = scope["path"][len(_HOOKS) :].partition("/")
+        provider = self._names.get(name)
+        if provider is None or "/" in path_token:
+            return 404, b'{"error":"no such provider"}', []
+        authorization = content_type = length = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                length = value
+        if not self._auth.allows(path_token if path_token else None, authorization):
+            client = scope.get("client")
+            log(
+                logging.WARNING,
+                "webhook.refused",
+                provider=name,
+                reason="credentials",
+                client=client[0] if client else "?",
+            )
+            return 401, b'{"error":"unauthorized"}', [(b"www-authenticate", b'Basic realm="hooks"')]
+        try:
+            body = await _read_body(receive, length, self._max_body)
+        except _TooLarge:
+            log(logging.WARNING, "webhook.refused", provider=name, reason="too large")
+            return 413, b'{"error":"body too large"}', []
+        except _Gone:  # nobody is left to answer; a partial body is not stored
+            return 400, b'{"error":"incomplete body"}', []
+        writer = self._writer
+        try:
+            if writer is None:
+                raise StoreFailed("the receiver is not running")
+            await writer.submit(provider, body, content_type)
+        except StoreFailed:
+            return 503, b'{"error":"not stored; send it again"}', []
+        return 200, b'{"status":"stored"}', []
+
+    async def _healthz(self, request: Request) -> Response:
+        try:
+            await anyio.to_thread.run_sync(_ping, self._database)
+        except Exception as exc:
+            log(logging.ERROR, "healthz.database_failed", error=type(exc).__name__)
+            return JSONResponse({"status": "error", "database": "unavailable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
 
 
 def create_app(
@@ -49,7 +172,7 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     max_batch: int = DEFAULT_MAX_BATCH,
     http_client: httpx.AsyncClient | None = None,
-) -> Starlette:
+) -> ReceiverApp:
     """The receiver for `database`.
 
     `auth` defaults to the settings' [receiver] credentials; without any, ConfigError. `adapters`
@@ -58,87 +181,35 @@ def create_app(
     it must not block. Follow-ups are sent with `http_client` (default: a client of its own) and
     the provider credentials in `settings`.
     """
-    auth = (auth or WebhookAuth.from_settings(settings)).check()
-    adapters = dict(adapters or {provider: adapter_for(provider) for provider in Provider})
-    names = {provider.value: provider for provider in adapters}
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sender = FollowUpSender(settings, adapters, http_client)
-
-        def applied(result: Applied) -> None:
-            for needed in result.follow_ups:
-                sender.send(needed)
-            if on_applied is not None:
-                on_applied(result)
-
-        writer = EventWriter(database, adapters, applied, max_batch=max_batch)
-        writer.start()
-        app.state.writer = writer
-        try:
-            yield
-        finally:
-            await writer.close()
-            await sender.close()
-
-    async def webhook(request: Request) -> Response:
-        provider = names.get(request.path_params["provider"])
-        if provider is None:
-            return _answer(404, "no such provider")
-        path_token = request.path_params.get("token")
-        if not auth.allows(path_token, request.headers.get("authorization")):
-            log(
-                logging.WARNING,
-                "webhook.refused",
-                provider=provider.value,
-                reason="credentials",
-                client=request.client.host if request.client else "?",
-            )
-            return _answer(401, "unauthorized", {"WWW-Authenticate": 'Basic realm="campaigner"'})
-        try:
-            body = await _read_body(request, max_body)
-        except _TooLarge:
-            log(logging.WARNING, "webhook.refused", provider=provider.value, reason="too large")
-            return _answer(413, f"body over {max_body} bytes")
-        writer: EventWriter = request.app.state.writer
-        try:
-            await writer.submit(provider, body, request.headers.get("content-type"))
-        except StoreFailed:
-            return _answer(503, "not stored; send it again")
-        return Response(_STORED, 200, media_type="application/json")
-
-    async def healthz(request: Request) -> Response:
-        try:
-            await anyio.to_thread.run_sync(_ping, database)
-        except Exception as exc:
-            log(logging.ERROR, "healthz.database_failed", error=type(exc).__name__)
-            return JSONResponse({"status": "error", "database": "unavailable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
-
-    routes = [
-        Route("/hooks/{provider}", webhook, methods=["POST"]),
-        Route("/hooks/{provider}/{token}", webhook, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return ReceiverApp(
+        database,
+        settings,
+        (auth or WebhookAuth.from_settings(settings)).check(),
+        dict(adapters or {provider: adapter_for(provider) for provider in Provider}),
+        on_applied,
+        max_body,
+        max_batch,
+        http_client,
+    )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _Gone
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _TooLarge
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
-
-
-def _answer(status: int, error: str, headers: Mapping[str, str] | None = None) -> Response:
-    return JSONResponse({"error": error}, status, headers=dict(headers or {}))
 
 
 def _ping(database: Database) -> None:
