@@ -20,6 +20,9 @@ Decisions:
   older rejects file at the same path is replaced then, and left alone otherwise.
 - A number's time zone comes from the time zone column when that has a value, else from the number
   when it maps to one zone, else it is the campaign's default zone.
+- For speed (benchmarks/RESULTS.md): the writer thread overlaps the database's work with reading,
+  since SQLite and psycopg let go of the GIL while they work; the garbage collector runs less
+  often for the length of an import (`_fewer_collections`).
 """
 
 from __future__ import annotations
@@ -226,14 +229,9 @@ class _RowChecker:
         """
         new: list[NewContact] = []
         left_out: list[LeftOut] = []
-        width, phone, tz, required, url = (
-            len(self.header),
-            self.phone,
-            self.tz,
-            self.required,
-            self.url,
-        )
-        phone_name, keys, strip = self.header[phone], self.keys, str.strip
+        width, phone, tz, url = len(self.header), self.phone, self.tz, self.url
+        required, keys, strip = self.required, self.keys, str.strip
+        phone_name = self.header[phone]
         for record, result in zip(records, results, strict=True):
             values = record.values
             if len(values) != width:

@@ -10,8 +10,9 @@ their due time off: they are never dialled).
 
 The statement skips known numbers with ON CONFLICT DO NOTHING on SQLite, and with NOT EXISTS on
 PostgreSQL, where ON CONFLICT's speculative insertion cost a third more per row. Nothing else
-inserts contacts, and imports into one campaign take turns (an advisory lock), so no one can add
-a number between the look-up and the insert; the unique constraint stays the last word.
+inserts contacts, and imports into one campaign take turns (an advisory lock on PostgreSQL; SQLite
+has one writer at a time anyway), so no one can add a number between the look-up and the insert;
+the unique constraint stays the last word.
 
 Everything happens inside the caller's transaction: an import that fails leaves nothing behind.
 """
@@ -111,7 +112,7 @@ class ContactLoader:
         self._postgres = connection.dialect.name == "postgresql"
         self._staging = _STAGING[connection.dialect.name]
         self._move = self._move_statement(now)
-        self.inserted = 0
+        self.inserted = 0  # contacts added so far, pending or suppressed
 
     def load(self, batch: Sequence[NewContact]) -> list[Duplicate]:
         """Add `batch` (rows in file order) to the campaign; returns the duplicates, in row order.
