@@ -212,11 +212,8 @@ def run_backend(
             first, last = connection.execute(
                 select(func.min(events.c.received_at), func.max(events.c.received_at))
             ).one()
-            statuses = dict(
-                connection.execute(
-                    select(events.c.status, func.count()).group_by(events.c.status)
-                ).all()
-            )
+            by_status = select(events.c.status, func.count()).group_by(events.c.status)
+            statuses = {str(status): int(count) for status, count in connection.execute(by_status)}
             delivered = connection.execute(
                 select(func.count()).where(contacts.c.state == ContactState.DELIVERED.value)
             ).scalar_one()

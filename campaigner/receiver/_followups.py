@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..model import Provider
 from ..providers import CallEvent, Credentials, EventKind, ProviderAdapter
 from ..store.attempts import FollowUpNeeded
-from ._log import log
+from ._log import describe_error, log
 
 TRIES = 4
 FIRST_RETRY_DELAY = 0.5  # seconds, doubled after each failure
@@ -68,7 +68,12 @@ class FollowUpSender:
         try:
             await self._send(needed)
         except Exception as exc:  # a bug here must not go unseen in an unawaited task
-            log(logging.ERROR, "follow_up.crashed", attempt_id=needed.attempt_id, error=repr(exc))
+            log(
+                logging.ERROR,
+                "follow_up.crashed",
+                attempt_id=needed.attempt_id,
+                error=describe_error(exc),
+            )
 
     async def _send(self, needed: FollowUpNeeded) -> None:
         credentials = self._credentials_for(needed.provider)

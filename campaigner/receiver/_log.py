@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import StatementError
+
 logger = logging.getLogger("campaigner.receiver")
 
 
@@ -22,3 +24,11 @@ def log(level: int, action: str, **fields: object) -> None:
         words,
         extra={"action": action, "fields": fields},
     )
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error on one short line. For SQL errors, the driver's words only: SQLAlchemy's message
+    lists the statement's parameters, and those are webhook bodies with phone numbers in them."""
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        exc = exc.orig
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

@@ -28,7 +28,7 @@ from ..db import Database
 from ..model import Provider
 from ..providers import ProviderAdapter, WebhookResult
 from ..store.attempts import Applied, store_events, store_raw_events
-from ._log import log
+from ._log import describe_error, log
 
 DEFAULT_MAX_BATCH = 1000
 # Seconds a batch waits for more requests before it is written: each batch costs a commit and a
@@ -115,10 +115,10 @@ class EventWriter:
         try:
             applied = await anyio.to_thread.run_sync(self._store, batch, limiter=self._limiter)
         except Exception as exc:
-            log(logging.ERROR, "webhooks.store_failed", count=len(batch), error=_one_line(exc))
+            log(logging.ERROR, "webhooks.store_failed", count=len(batch), error=describe_error(exc))
             for item in batch:
                 if not item.stored.done():
-                    item.stored.set_exception(StoreFailed(str(exc)))
+                    item.stored.set_exception(StoreFailed(describe_error(exc)))
             return
         for item in batch:
             if not item.stored.done():  # the client may have hung up meanwhile
@@ -134,7 +134,7 @@ class EventWriter:
             try:
                 self._on_applied(applied)
             except Exception as exc:
-                log(logging.ERROR, "webhooks.on_applied_failed", error=_one_line(exc))
+                log(logging.ERROR, "webhooks.on_applied_failed", error=describe_error(exc))
 
     def _store(self, batch: Sequence[_Pending]) -> Applied:
         """In the worker thread: store and apply the batch in one transaction."""
@@ -155,7 +155,7 @@ class EventWriter:
                         "webhooks.apply_failed",
                         provider=provider.value,
                         count=len(items),
-                        error=_one_line(exc),
+                        error=describe_error(exc),
                     )
                     bodies = [(item.body, item.content_type) for item in items]
                     store_raw_events(connection, provider, bodies, now)
@@ -173,7 +173,3 @@ class EventWriter:
 
 def _headers(item: _Pending) -> dict[str, str]:
     return {"content-type": item.content_type} if item.content_type else {}
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

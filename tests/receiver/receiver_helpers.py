@@ -36,6 +36,6 @@ class Receiver:
         return await self.client.post(
             path,
             content=body,
-            auth=auth,
+            auth=httpx.BasicAuth(*auth) if auth is not None else httpx.USE_CLIENT_DEFAULT,
             headers={"content-type": "application/json", **(headers or {})},
         )

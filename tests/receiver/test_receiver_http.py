@@ -114,12 +114,13 @@ async def test_a_body_that_cannot_be_read_is_kept_as_received(
 
 
 async def test_when_the_database_refuses_the_provider_is_told_to_send_again(
-    database: Database, receiver: Receiver
+    database: Database, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     with database.write() as connection:
         connection.execute(text("DROP TABLE events"))
     response = await receiver.post(Provider.ENABLEX, BODY)
     assert response.status_code == 503
+    assert "webhooks.store_failed" in caplog.text
 
 
 async def test_events_in_any_order_and_twice_end_in_one_delivered_call(
