@@ -43,7 +43,10 @@ def test_serve_receives_until_sigterm_then_stops_cleanly(database_url: URL) -> N
             f"{url}/hooks/fractel/{TOKEN}", content=fractel_notification("uid-1", "END", "BUSY")
         )
         process.send_signal(signal.SIGTERM)
-        output, errors = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        # Through the file objects: `communicate` would miss what readline() has buffered.
+        output = first + process.stdout.read()
+        errors = process.stderr.read() if process.stderr else ""
     assert response.status_code == 200
     assert process.returncode == 0, errors
     assert "https://hooks.example.com/hooks/fractel/rece…" in output
