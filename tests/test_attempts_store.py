@@ -402,6 +402,23 @@ def test_stale_attempts_are_failed_and_retried_by_the_policy(database: Database)
     assert attempt(database, live_id)["outcome"] is None
 
 
+def test_a_stale_attempt_that_was_answered_is_delivered(database: Database) -> None:
+    campaign_id = make_campaign(database)
+    contact_id = make_contact(database, campaign_id)
+    attempt_id, _ = start_attempt(database, contact_id, requested_at=NOW)
+    accept(database, attempt_id, VOICE_ID)
+    deliver(database, Provider.ENABLEX, enablex_state(VOICE_ID, "connected"))
+    with database.write() as connection:
+        applied = settle_stale_attempts(connection, campaign_id, later(300), later(600))
+    assert [item.outcome for item in applied.finished] == [Outcome.DELIVERED]
+    row = attempt(database, attempt_id)
+    assert (row["outcome"], row["provider_reason"]) == (
+        "delivered",
+        "no final event within 5m after the callee answered",
+    )
+    assert contact(database, contact_id)["state"] == "delivered"
+
+
 def test_an_unparseable_body_is_kept_as_received(
     database: Database, dialled: tuple[int, int, str]
 ) -> None:

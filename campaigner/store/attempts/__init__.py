@@ -103,9 +103,11 @@ def record_ambiguous(
 def settle_stale_attempts(
     conn: Connection, campaign_id: int, started_before: datetime, now: datetime
 ) -> Applied:
-    """Fail the campaign's live attempts requested before `started_before`: no final event came.
+    """Settle the campaign's live attempts requested before `started_before`: no final event came.
 
-    Their contacts then follow the retry policy; a retry is a new attempt.
+    An attempt whose events showed the callee answering is DELIVERED (calling them again would ring
+    someone who was reached); any other is FAILED, and its contact follows the retry policy: a
+    retry is a new attempt.
     """
     serialise(conn)
     rows = conn.execute(
@@ -119,8 +121,9 @@ def settle_stale_attempts(
     waited = max(0, round((now - started_before).total_seconds()))
     reason = f"no final event within {format_duration(waited)}"
     for attempt in stale:
-        attempt.outcome = Outcome.FAILED
-        attempt.provider_reason = reason
+        answered = attempt.progress.shows_answer
+        attempt.outcome = Outcome.DELIVERED if answered else Outcome.FAILED
+        attempt.provider_reason = f"{reason} after the callee answered" if answered else reason
         attempt.error = f"{attempt.error}; {reason}" if attempt.error else reason
         attempt.ended_at = now
     write_attempts(conn, stale)
