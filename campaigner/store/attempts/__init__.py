@@ -246,16 +246,20 @@ def match_orphans(
             if call_id:
                 call_ids.append(call_id)
     found: dict[int, RowMapping] = {}
-    for column, values in ((events.c.correlation_key, keys), (events.c.provider_call_id, call_ids)):
-        for chunk in chunks(values):
-            rows = conn.execute(
-                select(events.c.id, events.c.body, events.c.content_type).where(
-                    events.c.status == EventStatus.ORPHAN,
-                    events.c.provider == provider.value,
-                    column.in_(chunk),
-                )
-            ).mappings()
-            found.update((row["id"], row) for row in rows)
+    columns = (events.c.id, events.c.body, events.c.content_type, events.c.provider)
+    orphan = events.c.status == EventStatus.ORPHAN
+    for chunk in chunks(keys):
+        # The provider is compared here, not in SQL: given `provider = ?`, SQLite searches the
+        # (provider, provider_call_id) index instead of the key's, a scan of all the events.
+        rows = conn.execute(select(*columns).where(orphan, events.c.correlation_key.in_(chunk)))
+        found.update((row.id, row._mapping) for row in rows if row.provider == provider.value)
+    for chunk in chunks(call_ids):
+        rows = conn.execute(
+            select(*columns).where(
+                orphan, events.c.provider == provider.value, events.c.provider_call_id.in_(chunk)
+            )
+        )
+        found.update((row.id, row._mapping) for row in rows)
     if not found:
         return NOTHING
     adapter = adapter_for(provider)
