@@ -111,7 +111,7 @@ class Dialer:
         self.pacer = Pacer(settings.calls_per_second)
         rate = self.pacer.pace.rate if self.pacer.pace else math.inf
         self.lookahead = max(1, min(self.options.max_batch, math.ceil(rate * CLAIM_AHEAD)))
-        self.client = ProviderClient(adapter, self.options.timeouts, settings.max_in_flight)
+        self.client = ProviderClient(adapter, self.options.timeouts)
         self.journal = Journal(self.db, campaign.id, self.clock, self._written)
         self.windows = WindowCheck(settings.window)
         self.sender = Sender(
@@ -183,7 +183,7 @@ class Dialer:
                 tasks.cancel_scope.cancel()
             await self.journal.flush()
         finally:
-            await self.client.aclose()
+            self.client.close()
         return await self._finish()
 
     async def _feed(self) -> None:
@@ -196,7 +196,7 @@ class Dialer:
                 self.lookahead - len(self.unsent),
                 self.options.max_batch,
             )
-            if want <= 0:
+            if want <= 0 or len(self.unsent) > self.lookahead // 2:  # claim in batches
                 await self._wait(1.0)
                 continue
             batch = await self.db.write(partial(self._claim, self.clock.now(), want))

@@ -31,6 +31,9 @@ from .clock import Clock
 
 T = TypeVar("T")
 
+# Seconds a batch gathers before it is written: answers are recorded at most this much later.
+GATHER = 0.05
+
 
 class DatabaseWorker:
     """Runs database work in one worker thread, one call at a time."""
@@ -105,6 +108,8 @@ class Journal:
         """Write batches as they gather, until `close()` and the last one is written."""
         while True:
             await self._dirty.wait()
+            if not self._closing:
+                await anyio.sleep(GATHER)  # let the batch grow: one transaction for many answers
             self._dirty = anyio.Event()
             if self._batch:
                 await self.flush()

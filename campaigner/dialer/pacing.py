@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import anyio
 from aiolimiter import AsyncLimiter
 
-JITTER = 0.025  # seconds of arrival jitter the spacing leaves room for
+JITTER = 0.03  # seconds of arrival jitter the spacing leaves room for
 TOLERANCE = 0.005  # seconds of lateness a request may make up
 
 

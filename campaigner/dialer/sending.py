@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import anyio
-import httpx
 from sqlalchemy import Connection
 
 from ..phones import mask
@@ -63,12 +62,21 @@ from .backoff import Backoff
 from .breaker import CircuitBreaker
 from .http import Ambiguous
 from .stopping import Stop
+from .transport import Response
 
 if TYPE_CHECKING:
     from .engine import Dialer
 
 RESENDS = 3  # times an ambiguous request is sent again (idempotent providers only)
 DUPLICATE_STATUS = 409  # a provider refusing a repeated idempotency key: the first was accepted
+
+
+class Withdrawn(Exception):
+    """A request not sent after all: the run is stopping, or the contact's window has closed."""
+
+    def __init__(self, due_again: datetime | None) -> None:
+        super().__init__("withdrawn before sending")
+        self.due_again = due_again  # when the contact is due again; None: as it was
 
 
 class WindowCheck:
@@ -116,19 +124,11 @@ class Sender:
         dialer = self.dialer
         attempt_id = claimed.attempt_id
         dialer.tasks += 1
+        self.sending.add(attempt_id)
         try:
-            await dialer.pacer.turn()
-            closed_until = dialer.windows.closed_until(claimed.contact, dialer.clock.now())
-            if dialer.stop is not None or closed_until is not None:
-                dialer.unsent.pop(attempt_id, None)
-                dialer.journal.release(attempt_id, closed_until)
-                return
-            dialer.unsent.pop(attempt_id, None)
-            self.sending.add(attempt_id)
-            dialer.dialled += 1
-            dialer.rate.add(time.monotonic())
             await self._send(attempt_id, claimed.request, claimed.contact, sent_before=False)
         finally:
+            dialer.unsent.pop(attempt_id, None)
             self.sending.discard(attempt_id)
             dialer.tasks -= 1
             dialer.poke()
@@ -144,8 +144,14 @@ class Sender:
         dialer = self.dialer
         failures = 0
         resends = 0
+        ready = partial(self._ready, attempt_id, contact)
         while True:
-            result, status = await dialer.client.send(request)
+            try:
+                result, status = await dialer.client.send(request, ready)
+            except Withdrawn as withdrawn:
+                if not sent_before:
+                    dialer.journal.release(attempt_id, withdrawn.due_again)
+                return
             if isinstance(result, Accepted):
                 self.breaker.success()
                 dialer.journal.answer(attempt_id, result)
@@ -169,20 +175,29 @@ class Sender:
                     return
             else:
                 self._transient(result, status)
-            if dialer.stop is not None:
-                if not sent_before:
-                    dialer.journal.release(attempt_id, None)
-                return
             failures += 1
             retry_after = result.retry_after if isinstance(result, Transient) else None
             with anyio.move_on_after(self.backoff.delay(failures, self.rng.random(), retry_after)):
                 await dialer.stopped.wait()
-            await dialer.pacer.turn()
-            closed_until = dialer.windows.closed_until(contact, dialer.clock.now())
-            if dialer.stop is not None or closed_until is not None:
-                if not sent_before:
-                    dialer.journal.release(attempt_id, closed_until)
-                return
+
+    async def _ready(self, attempt_id: int, contact: DueContact) -> None:
+        """Just before a request is written: wait for its turn, then make sure it may still go.
+
+        Taking the turn here, with the connection ready, keeps the requests evenly spaced on the
+        wire (a turn taken before connecting would leave the spacing to connection times).
+        """
+        dialer = self.dialer
+        await dialer.pacer.turn()
+        if dialer.stop is not None:
+            raise Withdrawn(None)
+        closed_until = dialer.windows.closed_until(contact, dialer.clock.now())
+        if closed_until is not None:
+            raise Withdrawn(closed_until)
+        if dialer.unsent.pop(attempt_id, None) is not None:  # its first request: a call dialled
+            dialer.dialled += 1
+            dialer.rate.add(time.monotonic())
+            if len(dialer.unsent) == dialer.lookahead // 2:
+                dialer.poke()  # time to claim the next batch
 
     def _refused(
         self,
@@ -287,7 +302,6 @@ class Sender:
         self.sending.add(attempt.attempt_id)
         dialer.tasks += 1
         try:
-            await dialer.pacer.turn()
             await self._send(attempt.attempt_id, request, contact, sent_before=True)
         finally:
             self.sending.discard(attempt.attempt_id)
@@ -297,7 +311,7 @@ class Sender:
         """Ask the provider about a call whose events have not come; settle it if it has ended."""
         dialer = self.dialer
         response = await dialer.client.exchange(lookup.lookup_request(call_id, self.credentials))
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, Response):
             return
         event = lookup.parse_lookup_answer(
             call_id, response.status_code, response.headers, response.content
