@@ -161,14 +161,17 @@ contacts = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime),  # when a PENDING contact is due
     Column("last_outcome", Text),  # Outcome
-    Column("import_id", Integer, ForeignKey("imports.id", ondelete="SET NULL")),
+    # The import that brought the contact in. Not a foreign key: imports go only with their
+    # campaign, and the check would cost every imported row (see benchmarks/RESULTS.md).
+    Column("import_id", Integer),
     Column("source_row", Integer),  # data row in the imported file
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("campaign_id", "phone"),
-    # The dialer's hot query: a campaign's pending contacts, soonest first.
+    # The dialer's hot query: a campaign's pending contacts, soonest first. A number's contacts
+    # across campaigns are found through the unique (campaign_id, phone) index, naming the
+    # campaigns: an index on the phone alone would slow every import (see benchmarks/RESULTS.md).
     Index(None, "campaign_id", "state", "next_attempt_at"),
-    Index(None, "phone"),
 )
 
 attempts = Table(

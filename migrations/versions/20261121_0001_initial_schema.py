@@ -124,12 +124,6 @@ def upgrade() -> None:
             name=op.f("fk_contacts_campaign_id_campaigns"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["import_id"],
-            ["imports.id"],
-            name=op.f("fk_contacts_import_id_imports"),
-            ondelete="SET NULL",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
         sa.UniqueConstraint("campaign_id", "phone", name=op.f("uq_contacts_campaign_id_phone")),
     )
@@ -139,7 +133,6 @@ def upgrade() -> None:
         ["campaign_id", "state", "next_attempt_at"],
         unique=False,
     )
-    op.create_index(op.f("ix_contacts_phone"), "contacts", ["phone"], unique=False)
 
     op.create_table(
         "import_rejects",
@@ -266,7 +259,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_import_rejects_campaign_id"), table_name="import_rejects")
 
     op.drop_table("import_rejects")
-    op.drop_index(op.f("ix_contacts_phone"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_campaign_id_state_next_attempt_at"), table_name="contacts")
 
     op.drop_table("contacts")
