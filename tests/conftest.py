@@ -17,6 +17,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -137,3 +138,31 @@ def database(database_url: URL) -> Iterator[Database]:
     opened = open_database(database_url)
     yield opened
     opened.dispose()
+
+
+_BACKEND_OF_TEST: dict[str, str] = {}
+_BACKEND_OUTCOMES: dict[str, dict[str, int]] = {backend: {} for backend in BACKENDS}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Note which backend each database test runs on, for the summary below."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        for name in ("database_url", "empty_database_url"):
+            if params is not None and name in params.params:
+                _BACKEND_OF_TEST[item.nodeid] = params.params[name]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    backend = _BACKEND_OF_TEST.get(report.nodeid)
+    if backend and (report.when == "call" or (report.when == "setup" and not report.passed)):
+        outcomes = _BACKEND_OUTCOMES[backend]
+        outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many database tests ran on each backend: a skipped PostgreSQL half must show."""
+    terminalreporter.section("database tests by backend")
+    for backend, outcomes in _BACKEND_OUTCOMES.items():
+        counted = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+        terminalreporter.write_line(f"{backend}: {counted or 'none ran'}")
