@@ -64,7 +64,7 @@ from .pacing import Pacer
 from .progress import RateMeter, Snapshot
 from .reporting import Reporter, RunResult
 from .sending import Sender, WindowCheck
-from .stopping import Finish, Later, Stop, Wait, when_idle
+from .stopping import ExitCode, Finish, Later, Stop, Wait, when_idle
 
 # How much of a second of calls may wait for its turn once claimed: a claim checks the calling
 # window and the do-not-call list, so it should be no older than this when its request goes out.
@@ -181,8 +181,12 @@ class Dialer:
                     while self.tasks:
                         await self._wait(1.0)
                 tasks.cancel_scope.cancel()
-            await self.journal.flush()
         finally:
+            # Even when cut short: claims never sent are given back, answers heard are recorded.
+            with anyio.CancelScope(shield=True):
+                for attempt_id in list(self.unsent):
+                    self.journal.release(attempt_id, None)
+                await self.journal.flush()
             self.client.close()
         return await self._finish()
 
@@ -253,7 +257,7 @@ class Dialer:
             await self._set_status(CampaignStatus.COMPLETED, None)
         counts = await self.db.read(partial(_contact_counts, campaign_id=self.campaign.id))
         next_due = None
-        if stop.exit_code.value == 75:
+        if stop.exit_code is ExitCode.LATER:
             look = await self.db.read(partial(outlook, campaign_id=self.campaign.id))
             next_due = max(look.next_due, self.clock.now()) if look.next_due else None
         result = RunResult(

@@ -128,7 +128,6 @@ class Sender:
         try:
             await self._send(attempt_id, claimed.request, claimed.contact, sent_before=False)
         finally:
-            dialer.unsent.pop(attempt_id, None)
             self.sending.discard(attempt_id)
             dialer.tasks -= 1
             dialer.poke()
@@ -150,6 +149,7 @@ class Sender:
                 result, status = await dialer.client.send(request, ready)
             except Withdrawn as withdrawn:
                 if not sent_before:
+                    dialer.unsent.pop(attempt_id, None)
                     dialer.journal.release(attempt_id, withdrawn.due_again)
                 return
             if isinstance(result, Accepted):
@@ -175,6 +175,11 @@ class Sender:
                     return
             else:
                 self._transient(result, status)
+            if dialer.stop is not None:
+                if not sent_before:  # a transient failure placed no call: give the claim back
+                    dialer.unsent.pop(attempt_id, None)
+                    dialer.journal.release(attempt_id, None)
+                return
             failures += 1
             retry_after = result.retry_after if isinstance(result, Transient) else None
             with anyio.move_on_after(self.backoff.delay(failures, self.rng.random(), retry_after)):
@@ -193,7 +198,8 @@ class Sender:
         closed_until = dialer.windows.closed_until(contact, dialer.clock.now())
         if closed_until is not None:
             raise Withdrawn(closed_until)
-        if dialer.unsent.pop(attempt_id, None) is not None:  # its first request: a call dialled
+        # Out of `unsent` just before the first write: whatever happens next, it may have left.
+        if dialer.unsent.pop(attempt_id, None) is not None:
             dialer.dialled += 1
             dialer.rate.add(time.monotonic())
             if len(dialer.unsent) == dialer.lookahead // 2:

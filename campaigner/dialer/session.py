@@ -119,10 +119,20 @@ async def run_campaign(
 async def _run(dialer: Dialer, handle_signals: bool) -> RunResult:
     if not handle_signals:
         return await dialer.run()
+    result: RunResult | None = None
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_watch_signals, dialer, tasks.cancel_scope)
         result = await dialer.run()
         tasks.cancel_scope.cancel()
+    if result is None:  # a second signal: stopped at once, without waiting for calls to end
+        result = RunResult(
+            dialer.campaign.name,
+            Stop.INTERRUPTED,
+            "stopped at once: requests sent and not answered are settled by the next run",
+            dialer.dialled,
+            0.0,
+        )
+        dialer.reporter.finished(result)
     return result
 
 

@@ -153,19 +153,31 @@ def claim_due(
 def _due_contacts(
     connection: Connection, campaign_id: int, now: datetime, limit: int
 ) -> list[DueContact]:
-    query = (
-        select(contacts.c.id, contacts.c.phone, contacts.c.fields, contacts.c.timezone)
-        .where(
-            contacts.c.campaign_id == campaign_id,
-            contacts.c.state == ContactState.PENDING.value,
-            or_(contacts.c.next_attempt_at <= now, contacts.c.next_attempt_at.is_(None)),
+    """Due contacts, soonest first: those with no due time (due at once), then the others.
+
+    Two queries, each a range of the (campaign_id, state, next_attempt_at) index read in its
+    order and stopped at `limit`: with `OR next_attempt_at IS NULL`, or with `id` in the ORDER BY
+    (a whole import shares one due time), PostgreSQL scanned and sorted every pending contact for
+    each claim (44 ms at 100,000 contacts).
+    """
+    found: list[DueContact] = []
+    for due in (contacts.c.next_attempt_at.is_(None), contacts.c.next_attempt_at <= now):
+        query = (
+            select(contacts.c.id, contacts.c.phone, contacts.c.fields, contacts.c.timezone)
+            .where(
+                contacts.c.campaign_id == campaign_id,
+                contacts.c.state == ContactState.PENDING.value,
+                due,
+            )
+            .order_by(contacts.c.next_attempt_at)
+            .limit(limit - len(found))
         )
-        .order_by(contacts.c.next_attempt_at, contacts.c.id)
-        .limit(limit)
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=contacts)
-    return [DueContact(*row) for row in connection.execute(query)]
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=contacts)
+        found.extend(DueContact(*row) for row in connection.execute(query))
+        if len(found) >= limit:
+            break
+    return found
 
 
 def _create_attempts(

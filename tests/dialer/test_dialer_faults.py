@@ -113,6 +113,21 @@ def test_the_circuit_breaker_pauses_the_campaign(database: Database) -> None:
     assert attempt_rows(database, campaign) == []  # never sent: the claims were given back
 
 
+def test_an_unreachable_provider_trips_the_breaker(database: Database) -> None:
+    campaign = campaign_of(database)
+    add_contacts(database, campaign, us_numbers(3))
+    with simulating() as simulator:
+        settings = simulator_settings(simulator)
+        nowhere = Settings({**settings.values, ("enablex", "base_url"): "http://127.0.0.1:9/v1"})
+        run = run_dialer(database, campaign, simulator, settings=nowhere, breaker_threshold=3)
+
+    assert (run.result.stop, run.result.exit_code) == (Stop.BREAKER, ExitCode.PROVIDER)
+    assert "cannot reach the provider" in run.result.message
+    rows = contact_rows(database, campaign)
+    assert {(row["state"], row["attempts"]) for row in rows.values()} == {("pending", 0)}
+    assert attempt_rows(database, campaign) == []
+
+
 @pytest.mark.parametrize(
     ("provider", "broken", "words"),
     [

@@ -95,3 +95,31 @@ def test_a_killed_run_is_finished_by_the_next_with_nobody_rung_twice(
         settled = {row["correlation_key"]: row for row in attempt_rows(database, campaign)}
         assert all(settled[key]["outcome"] in ("delivered", "busy") for key in unanswered)
         assert all(settled[key]["provider_call_id"] for key in unanswered)
+
+
+def test_ctrl_c_stops_dialing_and_leaves_nothing_half_done(
+    database: Database, database_url: URL
+) -> None:
+    campaign = make_campaign(database, calls_per_second=5, max_in_flight=4)
+    add_contacts(database, campaign, us_numbers(CONTACTS))
+    config = SimulatorConfig(
+        behaviour=Behaviour(seed=3, mix=outcome_mix("delivered=1")),
+        timing=Timing(answer_latency=Span(0.1, 0.3), ring_delay=Span(0.2, 0.5)),
+    )
+    with running_simulator(config) as simulator:
+        environment = {**simulator.environment(), "CAMPAIGNER_WEBHOOK_TOKEN": WEBHOOK_TOKEN}
+        run = campaigner(database_url, environment, "run", campaign.name, "--log-format", "json")
+        try:
+            simulator.ledger.wait_until(lambda ledger: len(ledger.placed()) >= 3, timeout=60)
+        finally:
+            run.send_signal(signal.SIGINT)
+            output, _ = run.communicate(timeout=60)
+
+    assert run.returncode == 130, output.decode()
+    assert b'"action": "stop.interrupted"' in output
+    assert len(simulator.ledger.placed()) < CONTACTS
+    check_ledger(simulator.ledger, database, campaign)
+    # Every attempt left is a call the provider has: none was claimed and left unsent.
+    assert all(row["provider_call_id"] for row in attempt_rows(database, campaign))
+    states = {row["state"] for row in contact_rows(database, campaign).values()}
+    assert states <= {"pending", "delivered"}
