@@ -480,10 +480,7 @@ class _Writer:
                     read += len(item.records)
                     duplicates += len(found)
                     rejected += len(item.left_out)
-                suppressed = loader.finish()
-            counts = ImportCounts(
-                read, loader.inserted - suppressed, duplicates, suppressed, rejected
-            )
+            counts = ImportCounts(read, loader.imported, duplicates, loader.suppressed, rejected)
             earlier = completed_imports_of_file(connection, campaign_id, item.sha256)
             finish_import(connection, import_id, counts, item.sha256, now_utc())
         return _Written(import_id, counts, earlier[-1] if earlier else None)

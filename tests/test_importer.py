@@ -15,7 +15,7 @@ from sqlalchemy import RowMapping, insert, select
 
 from campaigner.campaigns import CampaignSettings, Message
 from campaigner.db import Database
-from campaigner.db.schema import contacts, suppressions
+from campaigner.db.schema import contacts, imports, suppressions
 from campaigner.errors import ImportFailed, InvalidTransition, ValidationError
 from campaigner.importer import ImportOptions, ImportSummary, import_contacts
 from campaigner.model import CampaignStatus, ContactState, MessageKind, Provider
@@ -251,6 +251,52 @@ def test_duplicates_say_which_row_came_first(database: Database, tmp_path: Path)
     assert [r["phone"] for r in stored(database, campaign_id)] == ["+12125550101", "+14155550102"]
 
 
+def test_repeats_within_a_batch_across_batches_and_across_imports(
+    database: Database, tmp_path: Path
+) -> None:
+    """Each batch is looked up on its own: a repeat is found in the batch, in an earlier batch of
+    the same file or in an earlier import, and its reason says which row came first."""
+    campaign_id = campaign(database)
+    first = run(
+        database,
+        write(
+            tmp_path,
+            HEADER
+            + "(212) 555-0101,A,B\n"  # batch 1
+            + "212.555.0101,C,D\n"  # batch 1: repeats row 1
+            + "(415) 555-0102,E,F\n"  # batch 2
+            + "+1 212 555 0101,G,H\n",  # batch 2: repeats row 1, loaded with batch 1
+        ),
+        batch_rows=2,
+        workers=1,
+    )
+    assert counts(first) == (4, 2, 2, 0, 0)
+    second = run(
+        database,
+        write(tmp_path, HEADER + "(312) 555-0103,I,J\n415-555-0102,K,L\n", "more.csv"),
+        batch_rows=1,
+        workers=1,
+    )
+    assert counts(second) == (2, 1, 1, 0, 0)
+    with database.read() as connection:
+        assert [(r.row_number, r.reason) for r in list_rejects(connection, first.import_id)] == [
+            (2, "duplicate: same number as row 1 of this file"),
+            (4, "duplicate: same number as row 1 of this file"),
+        ]
+        (again,) = list_rejects(connection, second.import_id)
+    assert (again.row_number, again.reason) == (
+        2,
+        f"duplicate: already in the campaign (row 3 of import #{first.import_id})",
+    )
+    assert [
+        (r["phone"], r["import_id"], r["source_row"]) for r in stored(database, campaign_id)
+    ] == [
+        ("+12125550101", first.import_id, 1),
+        ("+14155550102", first.import_id, 3),
+        ("+13125550103", second.import_id, 1),
+    ]
+
+
 def test_the_same_number_in_another_campaign_is_not_a_duplicate(
     database: Database, tmp_path: Path
 ) -> None:
@@ -291,6 +337,55 @@ def test_suppressed_numbers_are_imported_as_suppressed_and_never_due(
     assert rows["+12125550101"]["next_attempt_at"] is None
     assert rows["+14155550102"]["next_attempt_at"] is None
     assert rows["+13125550103"]["next_attempt_at"] is not None
+
+
+def test_a_suppressed_number_in_a_later_batch_and_its_repeat(
+    database: Database, tmp_path: Path
+) -> None:
+    campaign_id = campaign(database)
+    with database.write() as connection:
+        connection.execute(
+            insert(suppressions).values(
+                phone="+13125550103", campaign_id=None, source="test", created_at=NOW
+            )
+        )
+    path = write(
+        tmp_path,
+        HEADER
+        + "(212) 555-0101,A,B\n(415) 555-0102,C,D\n"  # batch 1
+        + "(312) 555-0103,E,F\n(646) 555-0104,G,H\n"  # batch 2: row 3 is on the list
+        + "312-555-0103,I,J\n",  # batch 3: repeats row 3
+    )
+    summary = run(database, path, batch_rows=2, workers=1)
+    assert counts(summary) == (5, 3, 1, 1, 0)
+    rows = {r["phone"]: r for r in stored(database, campaign_id)}
+    assert rows["+13125550103"]["state"] == ContactState.SUPPRESSED
+    assert rows["+13125550103"]["next_attempt_at"] is None
+    assert rows["+13125550103"]["source_row"] == 3
+    assert [r["state"] for p, r in rows.items() if p != "+13125550103"] == [
+        ContactState.PENDING
+    ] * 3
+    with database.read() as connection:
+        (repeat,) = list_rejects(connection, summary.import_id)
+    assert (repeat.row_number, repeat.reason) == (5, "duplicate: same number as row 3 of this file")
+
+
+def test_contacts_times_are_stored_as_every_other_time(database: Database, tmp_path: Path) -> None:
+    """The loader hands times to the driver itself: in the database they must compare equal to the
+    import's start, which SQLAlchemy wrote (on SQLite, times are text compared as text)."""
+    campaign_id = campaign(database)
+    summary = run(database, write(tmp_path, HEADER + "(212) 555-0101,A,B\n"))
+    with database.read() as connection:
+        same = connection.execute(
+            select(
+                contacts.c.created_at == imports.c.started_at,
+                contacts.c.updated_at == imports.c.started_at,
+                contacts.c.next_attempt_at == imports.c.started_at,
+            )
+            .join_from(contacts, imports, contacts.c.import_id == imports.c.id)
+            .where(contacts.c.campaign_id == campaign_id, imports.c.id == summary.import_id)
+        ).one()
+    assert tuple(same) == (True, True, True)
 
 
 def test_an_overlapping_file_adds_only_the_new_numbers(database: Database, tmp_path: Path) -> None:

@@ -1,18 +1,17 @@
 """Contacts: loading an import's rows into a campaign in bulk, and counting them.
 
-`ContactLoader` takes one batch of validated rows at a time. Each batch goes into a temporary
-staging table (`bulk_insert`: COPY on PostgreSQL, multi-row INSERTs on SQLite), and one
-`INSERT ... SELECT` moves into `contacts` the rows whose number the campaign does not have yet.
-The (campaign_id, phone) index is what finds duplicates against earlier batches and imports, so
-the importer never holds the file's numbers in memory; a batch's own repeats are found as it
-arrives. The same statement marks numbers on the do-not-call list `suppressed` (`finish` then takes
-their due time off: they are never dialled).
+`ContactLoader` takes one batch of validated rows at a time and writes its new contacts straight
+into `contacts`, once (`bulk_insert`: COPY on PostgreSQL, multi-row INSERTs on SQLite). Before the
+write, two look-ups of the batch's numbers, one statement each whatever the batch's size: the
+campaign's contacts that have them (through the unique (campaign_id, phone) index; earlier batches
+of this import included), and their do-not-call entries (global or this campaign's), so that a
+suppressed contact goes in suppressed and never due. A batch's own repeats are found in memory:
+the importer never holds more than a batch of numbers.
 
-The statement skips known numbers with ON CONFLICT DO NOTHING on SQLite, and with NOT EXISTS on
-PostgreSQL, where ON CONFLICT's speculative insertion cost a third more per row. Nothing else
-inserts contacts, and imports into one campaign take turns (an advisory lock on PostgreSQL; SQLite
-has one writer at a time anyway), so no one can add a number between the look-up and the insert;
-the unique constraint stays the last word.
+Nothing else inserts contacts, and imports into one campaign take turns (an advisory lock on
+PostgreSQL; SQLite has one writer at a time anyway), so no one can add a number between the look-up
+and the write. The unique constraint stays the last word: a row that breaks it fails the import,
+it is never skipped silently.
 
 Everything happens inside the caller's transaction: an import that fails leaves nothing behind.
 """
@@ -29,66 +28,49 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
-    Column,
+    JSON,
+    BindParameter,
+    ColumnElement,
     Connection,
+    Dialect,
     Integer,
-    MetaData,
+    Select,
     Table,
-    Text,
-    case,
-    exists,
+    bindparam,
     func,
-    insert,
     literal,
     or_,
     select,
     true,
-    update,
 )
-from sqlalchemy.dialects import sqlite
 
-from ..db.schema import JSONDocument, UTCDateTime, contacts, suppressions
+from ..db.schema import contacts, suppressions
 from ..model import ContactState
 
 SQLITE_IMPORT_CACHE_KIB = 64 * 1024
-_LOOKUP_CHUNK = 500  # numbers per IN (...): well under both backends' limits on parameters
 _LOCK_NAMESPACE = "campaigner.import"  # advisory locks: (hash of this, campaign id)
-_POSTGRES_SETTINGS = (
-    "jit",
-    "enable_hashjoin",
-    "enable_mergejoin",
-    "enable_bitmapscan",
-    "enable_seqscan",
-)
+_POSTGRES_SETTINGS = ("jit", "enable_seqscan", "enable_bitmapscan")  # see `contact_loader`
 
 NewContact = tuple[int, str, str, str, str, str]
 """A row to load: (source row, phone in E.164, phone as written, the other columns as a JSON
 object, IANA time zone, `TimezoneSource`)."""
 
-_STAGING_COLUMNS = ("source_row", "phone", "phone_raw", "fields", "timezone", "timezone_source")
-
-
-def _staging_table(keyed: bool) -> Table:
-    """The temporary table a batch is loaded into before it is moved into `contacts`.
-
-    Keyed by source_row on SQLite, where that makes it the rowid: the batch comes out in file order
-    without a sort. On PostgreSQL a key would be one more index to maintain for every row; sorting
-    a batch costs less.
-    """
-    return Table(
-        "campaigner_import_staging",
-        MetaData(),
-        Column("source_row", Integer, primary_key=keyed, autoincrement=False, nullable=False),
-        Column("phone", Text, nullable=False),
-        Column("phone_raw", Text, nullable=False),
-        Column("fields", JSONDocument, nullable=False),
-        Column("timezone", Text, nullable=False),
-        Column("timezone_source", Text, nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-
-
-_STAGING = {"sqlite": _staging_table(keyed=True), "postgresql": _staging_table(keyed=False)}
+# The columns a contact is written with: a `NewContact`'s, then those of `_added_values`.
+_COLUMNS = (
+    "source_row",
+    "phone",
+    "phone_raw",
+    "fields",
+    "timezone",
+    "timezone_source",
+    "state",
+    "next_attempt_at",
+    "campaign_id",
+    "import_id",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True)
@@ -107,137 +89,121 @@ class ContactLoader:
         self, connection: Connection, campaign_id: int, import_id: int, now: datetime
     ) -> None:
         self._connection = connection
-        self._campaign_id = campaign_id
         self._import_id = import_id
-        self._postgres = connection.dialect.name == "postgresql"
-        self._staging = _STAGING[connection.dialect.name]
-        self._move = self._move_statement(now)
-        self.inserted = 0  # contacts added so far, pending or suppressed
+        postgres = connection.dialect.name == "postgresql"
+        self._phones = bindparam("phones", type_=JSON())
+        self._known = _probe(
+            self._phones,
+            postgres,
+            contacts.c.phone,
+            (contacts.c.import_id, contacts.c.source_row),
+            contacts.c.campaign_id == _opaque(campaign_id, postgres),
+        )
+        self._listed = _probe(
+            self._phones,
+            postgres,
+            suppressions.c.phone,
+            (),
+            or_(suppressions.c.campaign_id.is_(None), suppressions.c.campaign_id == campaign_id),
+        )
+        self._pending = _added_values(connection, ContactState.PENDING, campaign_id, import_id, now)
+        self._suppressed = _added_values(
+            connection, ContactState.SUPPRESSED, campaign_id, import_id, now
+        )
+        self.imported = 0  # pending contacts added so far
+        self.suppressed = 0  # contacts added suppressed: their number is on the do-not-call list
 
     def load(self, batch: Sequence[NewContact]) -> list[Duplicate]:
         """Add `batch` (rows in file order) to the campaign; returns the duplicates, in row order.
 
         Every other row of the batch is now a contact, pending or suppressed.
         """
-        first_rows: dict[str, int] = {}
-        unique: list[NewContact] = []
-        repeats: list[Duplicate] = []
+        # Each number's first row: built from the end of the batch, so the earliest row wins.
+        first_rows = {row[1]: row[0] for row in reversed(batch)}
+        known = {
+            phone: (import_id, row)
+            for phone, import_id, row in self._look_up(self._known, list(first_rows))
+        }
+        listed = set(
+            self._look_up(self._listed, [p for p in first_rows if p not in known]).scalars()
+        )
+        duplicates: list[Duplicate] = []
+        new: list[tuple[Any, ...]] = []
+        import_id, pending, suppressed = self._import_id, self._pending, self._suppressed
         for row in batch:
-            first = first_rows.setdefault(row[1], row[0])
-            if first == row[0]:
-                unique.append(row)
+            phone = row[1]
+            first = first_rows[phone]
+            if first != row[0]:
+                duplicates.append(Duplicate(row[0], import_id, first))
+            elif phone in known:
+                duplicates.append(Duplicate(row[0], *known[phone]))
             else:
-                repeats.append(Duplicate(row[0], self._import_id, first))
-        if not unique:
-            return repeats
-        self._stage(unique)
-        inserted = set(self._connection.execute(self._move).scalars().all())
-        self.inserted += len(inserted)
-        known = self._duplicates([row for row in unique if row[0] not in inserted])
-        return sorted(known + repeats, key=lambda duplicate: duplicate.source_row)
+                new.append(row + (suppressed if phone in listed else pending))
+        bulk_insert(self._connection, contacts, _COLUMNS, new)
+        self.imported += len(new) - len(listed)
+        self.suppressed += len(listed)
+        return duplicates
 
-    def finish(self) -> int:
-        """Take the due time off the new suppressed contacts; returns how many there are."""
-        return int(
-            self._connection.execute(
-                update(contacts)
-                .where(
-                    contacts.c.campaign_id == self._campaign_id,
-                    contacts.c.state == ContactState.SUPPRESSED.value,
-                    contacts.c.import_id == self._import_id,
-                )
-                .values(next_attempt_at=None)
-            ).rowcount
+    def _look_up(self, query: Select[Any], phones: list[str]) -> Any:
+        return self._connection.execute(query, {self._phones.key: phones})
+
+
+def _probe(
+    phones: BindParameter[Any],
+    postgres: bool,
+    phone: ColumnElement[str],
+    columns: Sequence[ColumnElement[Any]],
+    condition: ColumnElement[bool],
+) -> Select[Any]:
+    """(phone, *columns) of the rows of `phone`'s table that have one of `phones` and meet
+    `condition`. The numbers are one parameter, a JSON array, however many they are (a batch could
+    pass SQLite's limit on parameters; psycopg turns a list into an array at ~2 µs a number).
+
+    Each number is one probe of an index on (..., phone). PostgreSQL: a LATERAL subquery with a
+    LIMIT, which the planner never turns into a join, so it runs once for each number (given
+    `phone = ANY(:phones)` or a join, it may read the campaign's every contact for each batch
+    instead; see `_opaque`). SQLite plans `phone IN (SELECT ...)` as one probe for each number,
+    with or without ANALYZE's statistics.
+    """
+    if postgres:
+        listed = func.json_array_elements_text(phones)
+        numbers = listed.table_valued("value").render_derived("numbers")
+        found = (
+            select(phone, *columns)
+            .where(phone == numbers.c.value, condition)
+            .limit(1)
+            .lateral("found")
         )
+        return select(*found.c).select_from(numbers).join(found, true())
+    numbers = func.json_each(phones).table_valued("value")
+    return select(phone, *columns).where(phone.in_(select(numbers.c.value)), condition)
 
-    def _stage(self, batch: Sequence[NewContact]) -> None:
-        self._connection.exec_driver_sql(
-            f"TRUNCATE {self._staging.name}"
-            if self._postgres
-            else f"DELETE FROM {self._staging.name}"
-        )
-        bulk_insert(self._connection, self._staging, _STAGING_COLUMNS, batch)
 
-    def _move_statement(self, now: datetime) -> Any:
-        """INSERT ... SELECT from the staging table, skipping numbers the campaign already has;
-        returns the source rows it inserted.
+def _opaque(campaign_id: int, postgres: bool) -> Any:
+    """The campaign's id, as a sub-select on PostgreSQL: its planner then plans for a campaign of
+    average size.
 
-        Every new contact is due now; `finish` takes the due time off the suppressed ones, which
-        costs one statement instead of a second look-up in the do-not-call list for every row.
-        """
-        staged = self._staging.c
-        on_list = exists().where(
-            suppressions.c.phone == staged.phone,
-            or_(
-                suppressions.c.campaign_id.is_(None),
-                suppressions.c.campaign_id == self._campaign_id,
-            ),
-        )
-        at = literal(now, UTCDateTime())
-        rows = select(
-            literal(self._campaign_id, Integer()),
-            staged.phone,
-            staged.phone_raw,
-            staged.fields,
-            staged.timezone,
-            staged.timezone_source,
-            case(
-                (on_list, literal(ContactState.SUPPRESSED.value, Text())),
-                else_=literal(ContactState.PENDING.value, Text()),
-            ),
-            literal(0, Integer()),
-            at,
-            literal(self._import_id, Integer()),
-            staged.source_row,
-            at,
-            at,
-        ).order_by(staged.source_row)
-        columns = [
-            "campaign_id",
-            "phone",
-            "phone_raw",
-            "fields",
-            "timezone",
-            "timezone_source",
-            "state",
-            "attempts",
-            "next_attempt_at",
-            "import_id",
-            "source_row",
-            "created_at",
-            "updated_at",
-        ]
-        if self._postgres:
-            known = exists().where(
-                contacts.c.campaign_id == self._campaign_id, contacts.c.phone == staged.phone
-            )
-            statement: Any = insert(contacts).from_select(columns, rows.where(~known))
-        else:
-            statement = (
-                sqlite.insert(contacts)
-                # SQLite needs a WHERE to tell ON CONFLICT from the ON of a join
-                .from_select(columns, rows.where(true()))
-                .on_conflict_do_nothing(index_elements=["campaign_id", "phone"])
-            )
-        return statement.returning(contacts.c.source_row)
+    Given the id itself, the planner takes its statistics' word for the campaign's size, and they
+    know nothing of the rows the import's own transaction adds. A new campaign looks empty, so
+    reading all its contacts through the other index costs the same on paper as one probe of
+    (campaign_id, phone), and the planner may pick it: every number of every batch then reads
+    every contact loaded so far (benchmarks/RESULTS.md).
+    """
+    if postgres:
+        return select(literal(campaign_id, Integer())).scalar_subquery()
+    return campaign_id
 
-    def _duplicates(self, rows: Sequence[NewContact]) -> list[Duplicate]:
-        """Where the numbers of `rows`, which the campaign already had, came from."""
-        found: dict[str, tuple[int | None, int | None]] = {}
-        phones = [row[1] for row in rows]
-        for start in range(0, len(phones), _LOOKUP_CHUNK):
-            query = select(contacts.c.phone, contacts.c.import_id, contacts.c.source_row).where(
-                contacts.c.campaign_id == self._campaign_id,
-                contacts.c.phone.in_(phones[start : start + _LOOKUP_CHUNK]),
-            )
-            found.update(
-                (phone, (import_id, row))
-                for phone, import_id, row in self._connection.execute(query)
-            )
-        missing = [row[0] for row in rows if row[1] not in found]
-        if missing:
-            raise AssertionError(f"import #{self._import_id}: rows {missing} were not inserted")
-        return [Duplicate(row[0], *found[row[1]]) for row in rows]
+
+def _added_values(
+    connection: Connection, state: ContactState, campaign_id: int, import_id: int, now: datetime
+) -> tuple[Any, ...]:
+    """The values of `_COLUMNS` after a `NewContact`'s, as SQLAlchemy would hand them to the driver
+    (times as text on SQLite): a new contact is due now, unless suppressed (then never)."""
+    dialect = connection.dialect
+    process = contacts.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    at = process(now) if process else now
+    due = at if state is ContactState.PENDING else None
+    return (state.value, due, campaign_id, import_id, 0, at, at)
 
 
 def bulk_insert(
@@ -248,19 +214,18 @@ def bulk_insert(
 ) -> None:
     """Insert `rows` (values in the order of `columns`) in as few statements as the backend allows.
 
-    PostgreSQL: COPY. SQLite: multi-row INSERT ... VALUES of up to 1,024 rows, in chunks whose sizes
-    are powers of two (see `_insert_values`). Not `executemany`: it lets go of the GIL and takes it
-    back for every row, and each time another busy thread (the importer's reading thread always is)
-    can keep it for the 5 ms switch interval; 10,000 rows then take seconds instead of milliseconds.
+    PostgreSQL: COPY in binary format (`_copy`). SQLite: multi-row INSERT ... VALUES of up to 1,024
+    rows, in chunks whose sizes are powers of two (see `_insert_values`). Not `executemany`: it lets
+    go of the GIL and takes it back for every row, and each time another busy thread (the importer's
+    reading thread always is) can keep it for the 5 ms switch interval; 10,000 rows then take
+    seconds instead of milliseconds. JSON columns take JSON text on both.
     """
-    names = ", ".join(columns)
     driver: Any = connection.connection.driver_connection
     with closing(driver.cursor()) as cursor:
         if connection.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy(cursor, table, columns, rows, connection.dialect)
             return
+        names = ", ".join(columns)
         size = _sqlite_rows_per_insert(driver, len(columns))
         start = 0
         while start < len(rows):
@@ -271,6 +236,43 @@ def bulk_insert(
                 list(chain.from_iterable(rows[start : start + size])),
             )
             start += size
+
+
+def _copy(
+    cursor: Any,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    dialect: Dialect,
+) -> None:
+    """COPY in binary format, the columns' types taken from `table`: the server parses no text,
+    which saves it ~2 µs a contact (three timestamps, mostly) against text COPY."""
+    cursor.adapters.register_dumper(None, _jsonb_from_text())
+    types = [table.c[name].type.compile(dialect=dialect).lower() for name in columns]
+    with cursor.copy(
+        f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+@lru_cache(maxsize=1)
+def _jsonb_from_text() -> type[Any]:
+    """A psycopg dumper of JSON text into binary jsonb (psycopg's own would turn the text into a
+    JSON string). Made on first use: psycopg is only imported for PostgreSQL."""
+    from psycopg import postgres
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class JsonbFromText(Dumper):
+        format = Format.BINARY
+        oid = postgres.types["jsonb"].oid
+
+        def dump(self, obj: str) -> bytes:
+            return b"\x01" + obj.encode()  # jsonb's binary format: version 1, then the text
+
+    return JsonbFromText
 
 
 def _sqlite_rows_per_insert(driver: Any, columns: int) -> int:
@@ -291,14 +293,12 @@ def _insert_values(table: str, names: str, columns: int, rows: int) -> str:
 def contact_loader(
     connection: Connection, campaign_id: int, import_id: int, now: datetime
 ) -> Iterator[ContactLoader]:
-    """A `ContactLoader` with its staging table and bulk-loading settings, undone at the end.
+    """A `ContactLoader` with the bulk-loading settings, undone at the end.
 
     PostgreSQL, to the end of the transaction: the campaign's import lock (see the module
     docstring), no JIT compilation (it costs more than it saves on these short statements), and
-    index look-ups only (`_POSTGRES_SETTINGS`). The planner's
-    statistics know nothing of the rows this transaction has added: left to itself, it hash-joins
-    each batch with every contact of the campaign, and an import becomes quadratic in its length.
-    Every statement of an import is best served by the (campaign_id, phone) index.
+    index scans only (`_POSTGRES_SETTINGS`): the planner's statistics know nothing of the rows this
+    transaction adds, and a table they call small is still read whole if it grew (see `_opaque`).
     SQLite: a page cache of SQLITE_IMPORT_CACHE_KIB, so that index pages are not spilled to the
     WAL and read back again and again while the transaction grows.
     """
@@ -314,10 +314,7 @@ def contact_loader(
         cache = driver.execute("PRAGMA cache_size").fetchone()[0]
         driver.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
     try:
-        staging = _STAGING[connection.dialect.name]
-        staging.create(connection)
         yield ContactLoader(connection, campaign_id, import_id, now)
-        staging.drop(connection)
     finally:
         if cache is not None:
             driver.execute(f"PRAGMA cache_size = {int(cache)}")
