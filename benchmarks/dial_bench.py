@@ -6,11 +6,13 @@ For each database (SQLite, PostgreSQL) and each cap (50, 500 calls/s, uncapped) 
   - runs `campaigner simulate` in a process of its own, answering every dial request after
     200 ms (real APIs take 100-500 ms) with calls that end at once, every one delivered;
   - runs the dialer in a child process (one worker, its webhook receiver in the same process,
-    as `campaigner run` does), so that its peak memory is its own;
-  - prints: calls per second achieved (the calls dialled over the time from the first to the last
-    attempt) against the cap, the most calls the simulator received in any one-second window,
-    the time to finish (or the calls made in --max-duration when finishing would take longer),
-    the dialer's peak RSS, and the webhook events stored per second by its receiver.
+    as `campaigner run` does, or with --receiver separate a `campaigner serve` beside it), so
+    that its peak memory is its own;
+  - prints: calls per second achieved (the calls dialled over the time from the first request
+    sent to the last) against the cap; the most calls in any one-second window, as the simulator
+    received them and as the dialer sent them (instrumented); the time to finish (or the calls
+    made in --max-duration when finishing would take longer); the dialer's peak RSS; the webhook
+    events stored per second; and the CPU time each process spent per 1,000 calls.
 
 A run at 50 calls/s of 100,000 contacts would take 33 minutes, so a run whose list would take
 longer than --finish-within at its cap stops after --max-duration and counts what it did. Give
@@ -57,9 +59,12 @@ from campaigner.dialer import (  # noqa: E402
     reporter_for,
     run_campaign,
 )
+from campaigner.dialer.sending import Sender  # noqa: E402
 from campaigner.model import ContactState, MessageKind, Provider  # noqa: E402
+from campaigner.simulator import max_in_any_second  # noqa: E402
 from campaigner.simulator.config import DEMO_CALLER_IDS  # noqa: E402
 from campaigner.store.campaigns import create_campaign  # noqa: E402
+from campaigner.store.queue import DueContact  # noqa: E402
 from campaigner.windows import CallingWindow  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -152,6 +157,7 @@ def child(
         }
     )
     log = io.TextIOWrapper(os.fdopen(os.dup(2), "wb"), line_buffering=True)
+    sent = _record_send_times()
     started = time.perf_counter()
     result = anyio.run(
         partial(
@@ -169,19 +175,12 @@ def child(
     )
     seconds = time.perf_counter() - started
     with database.read() as connection:
-        first, last, made = connection.execute(
-            select(
-                func.min(attempts.c.requested_at),
-                func.max(attempts.c.requested_at),
-                func.count(),
-            )
-        ).one()
+        made = connection.execute(select(func.count()).select_from(attempts)).scalar_one()
         stored, first_event, last_event = connection.execute(
             select(func.count(), func.min(events.c.received_at), func.max(events.c.received_at))
         ).one()
     database.dispose()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    span = (last - first).total_seconds() if made > 1 else 0.0
     event_span = (last_event - first_event).total_seconds() if stored > 1 else 0.0
     print(
         json.dumps(
@@ -189,16 +188,30 @@ def child(
                 "exit_code": result.exit_code.value,
                 "dialled": result.dialled,
                 "attempts": made,
-                "rate": (made - 1) / span if span else 0.0,
                 "seconds": seconds,
                 "events": stored,
                 "events_per_second": (stored - 1) / event_span if event_span else 0.0,
+                "sent_max_in_any_second": max_in_any_second(sent),
+                "sent_rate": (len(sent) - 1) / (max(sent) - min(sent)) if len(sent) > 1 else 0.0,
                 "peak_rss_mb": usage.ru_maxrss / 1024,
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "contacts": {state.value: n for state, n in result.contacts.items() if n},
             }
         )
     )
+
+
+def _record_send_times() -> list[float]:
+    """Instrument the dialer: the time each request is let go, just before it is written."""
+    times: list[float] = []
+    ready = Sender._ready
+
+    async def timed(self: Sender, attempt_id: int, contact: DueContact) -> None:
+        await ready(self, attempt_id, contact)
+        times.append(time.monotonic())
+
+    Sender._ready = timed  # type: ignore[method-assign]
+    return times
 
 
 # --- The parent: databases, the simulator, the runs ---------------------------------------------
@@ -357,15 +370,17 @@ def run_one(
 
 def report(backend: str, cap: float | None, outcome: dict[str, Any]) -> None:
     cap_text = f"{cap:g}/s" if cap else "uncapped"
-    share = f" ({outcome['rate'] / cap:.1%} of the cap)" if cap else ""
+    share = f" ({outcome['sent_rate'] / cap:.1%} of the cap)" if cap else ""
     finished = (
         f"{outcome['attempts']:,} calls in {outcome['limited']:g}s (stopped by --max-duration)"
         if outcome["limited"]
         else f"all {outcome['attempts']:,} in {outcome['seconds']:.0f}s"
     )
     print(
-        f"{backend:<10} {cap_text:<9} {outcome['rate']:8.1f} calls/s{share}; "
-        f"most in any second {outcome['max_in_any_second']}; {finished}; "
+        f"{backend:<10} {cap_text:<9} {outcome['sent_rate']:8.1f} calls/s{share}; "
+        "most in any second: "
+        f"{outcome['max_in_any_second']} received, {outcome['sent_max_in_any_second']} sent; "
+        f"{finished}; "
         f"peak RSS {outcome['peak_rss_mb']:.0f} MB; receiver {outcome['events']:,} events, "
         f"{outcome['events_per_second']:.0f}/s; numbers called twice "
         f"{outcome['numbers_called_twice']}; exit {outcome['exit_code']}",

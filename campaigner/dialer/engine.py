@@ -66,9 +66,11 @@ from .reporting import Reporter, RunResult
 from .sending import Sender, WindowCheck
 from .stopping import ExitCode, Finish, Later, Stop, Wait, when_idle
 
-# How much of a second of calls may wait for its turn once claimed: a claim checks the calling
-# window and the do-not-call list, so it should be no older than this when its request goes out.
-CLAIM_AHEAD = 0.5
+# Seconds of calls claimed ahead of their turn. A claim checks the do-not-call list (the window is
+# checked again as each request goes out), so it should be no older than this when its request
+# leaves; enough ahead that a claim waiting behind a batch of answers being written does not leave
+# the pace without requests to send.
+CLAIM_AHEAD = 1.0
 
 
 @dataclass(frozen=True)

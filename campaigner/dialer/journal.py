@@ -32,7 +32,7 @@ from .clock import Clock
 T = TypeVar("T")
 
 # Seconds a batch gathers before it is written: answers are recorded at most this much later.
-GATHER = 0.05
+GATHER = 0.1
 
 
 class DatabaseWorker:

@@ -65,6 +65,9 @@ class Pacer:
             AsyncLimiter(self.pace.max_rate, self.pace.time_period) if self.pace else None
         )
         self._hold_until = 0.0
+        # Requests queue here for the bucket one at a time: aiolimiter re-arms its timer for
+        # every waiter each time one leaves, which cost 0.2 ms a call with hundreds waiting.
+        self._queue = anyio.Lock()
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a 429's Retry-After)."""
@@ -74,4 +77,5 @@ class Pacer:
         while (wait := self._hold_until - time.monotonic()) > 0:
             await anyio.sleep(wait)
         if self._limiter is not None:
-            await self._limiter.acquire()
+            async with self._queue:
+                await self._limiter.acquire()
