@@ -46,7 +46,7 @@ from .csvsource import CsvSource, Record, RejectsFile, describe_columns, header_
 from .db import Database
 from .errors import ImportFailed, InvalidTransition, ValidationError
 from .model import CampaignStatus, MessageKind, TimezoneSource
-from .phones import ParallelNormaliser, Rejected, Result, check_region
+from .phones import Compact, ParallelNormaliser, check_region
 from .store.campaigns import get_campaign, now_utc
 from .store.contacts import Duplicate, NewContact, contact_loader
 from .store.imports import (
@@ -166,7 +166,7 @@ def _import(
         try:
             with ParallelNormaliser(region, workers=options.workers) as normaliser:
                 batches = _batches(source.records(), rows.phone, options.batch_rows)
-                for records, results in normaliser.map_batches(batches):
+                for records, results in normaliser.map_compact_batches(batches):
                     writer.put(records, *rows.check(records, results))
                     if progress:
                         progress(records[-1].row, source.bytes_read)
@@ -220,12 +220,13 @@ class _RowChecker:
         self.zones: dict[str, str | None] = {}  # zone name -> None if known, else the reason
 
     def check(
-        self, records: Sequence[Record], results: Sequence[Result]
+        self, records: Sequence[Record], results: Sequence[Compact]
     ) -> tuple[list[NewContact], list[LeftOut]]:
-        """The batch's new contacts, and the rows rejected with their reason.
+        """The batch's new contacts, and the rows rejected with their reason; `results` are the
+        numbers' (E.164, zone) or the reason they were rejected.
 
         The loop runs once per row of the file: it sticks to C-level helpers (map, join) where it
-        can.
+        can, and takes the numbers' results in the compact form they come from the workers in.
         """
         new: list[NewContact] = []
         left_out: list[LeftOut] = []
@@ -237,9 +238,10 @@ class _RowChecker:
             if len(values) != width:
                 left_out.append((record, self._width_reason(len(values)), False))
                 continue
-            if isinstance(result, Rejected):
-                left_out.append((record, f"{phone_name}: {result.reason}", False))
+            if isinstance(result, str):
+                left_out.append((record, f"{phone_name}: {result}", False))
                 continue
+            e164, number_zone = result
             stripped = list(map(strip, values))
             reason = None
             for name, index in required:
@@ -251,8 +253,8 @@ class _RowChecker:
             if tz is not None and (zone := stripped[tz]):
                 reason = reason or self._zone_reason(zone)
                 source = _FROM_COLUMN
-            elif result.timezone:
-                zone, source = result.timezone, _FROM_NUMBER
+            elif number_zone:
+                zone, source = number_zone, _FROM_NUMBER
             else:
                 zone, source = self.default_zone, _BY_DEFAULT
             if reason is not None:
@@ -260,7 +262,7 @@ class _RowChecker:
                 continue
             number = stripped.pop(phone)
             fields = "{" + ",".join(map(add, keys, map(encode_basestring, stripped))) + "}"
-            new.append((record.row, result.e164, number, fields, zone, source))
+            new.append((record.row, e164, number, fields, zone, source))
         return new, left_out
 
     def rejects(self, left_out: Sequence[LeftOut]) -> list[Reject]:

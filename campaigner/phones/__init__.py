@@ -7,16 +7,27 @@ none or to several. A number with an extension is rejected: an automated call ca
 dropping it would call a switchboard instead of the person.
 
 - `normalise` / `normalise_many`: in this process;
-- `ParallelNormaliser`: large imports, batches spread over worker processes;
+- `ParallelNormaliser`: large imports, batches spread over worker processes (results as `Result`s,
+  or in the `Compact` form they cross processes in);
 - `mask`: a number as logs may show it.
 
 A fast path (`_fast`) computes the same result for common shapes several times faster; see there.
 """
 
-from ._normalise import Normalised, Rejected, Result, check_region, mask, normalise, normalise_many
+from ._normalise import (
+    Compact,
+    Normalised,
+    Rejected,
+    Result,
+    check_region,
+    mask,
+    normalise,
+    normalise_many,
+)
 from ._parallel import ParallelNormaliser
 
 __all__ = [
+    "Compact",
     "Normalised",
     "ParallelNormaliser",
     "Rejected",

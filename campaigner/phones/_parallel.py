@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from ..errors import ValidationError
-from ._normalise import Compact, Result, check_region, normalise_batch, normalise_many, rebuild
+from ._normalise import Compact, Result, check_region, normalise_batch, rebuild
 
 T = TypeVar("T")
 
@@ -80,11 +80,19 @@ class ParallelNormaliser:
         self, batches: Iterable[tuple[T, Sequence[str]]]
     ) -> Iterator[tuple[T, list[Result]]]:
         """Each batch's payload with the results for its numbers, in the order given."""
+        for payload, compacts in self.map_compact_batches(batches):
+            yield payload, rebuild(compacts)
+
+    def map_compact_batches(
+        self, batches: Iterable[tuple[T, Sequence[str]]]
+    ) -> Iterator[tuple[T, list[Compact]]]:
+        """`map_batches` with the results in their compact form: an (E.164, zone) tuple or a
+        reason. For callers that go through millions: building a `Result` costs ~0.8 µs."""
         batches = iter(batches)
         first, enough = self._peek(batches)
         if not enough:
             for payload, raws in chain(first, batches):
-                yield payload, normalise_many(raws, self.region)
+                yield payload, normalise_batch(raws, self.region)
             return
         pool = self._start_pool()
         in_flight: deque[tuple[T, Future[list[Compact]]]] = deque()
@@ -92,10 +100,10 @@ class ParallelNormaliser:
             in_flight.append((payload, pool.submit(_work, list(raws))))
             if len(in_flight) >= 2 * self.workers:
                 done, future = in_flight.popleft()
-                yield done, rebuild(future.result())
+                yield done, future.result()
         while in_flight:
             done, future = in_flight.popleft()
-            yield done, rebuild(future.result())
+            yield done, future.result()
 
     def _peek(
         self, batches: Iterator[tuple[T, Sequence[str]]]
