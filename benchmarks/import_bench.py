@@ -13,10 +13,10 @@ do-not-call list first. Every number is validated: the benchmark uses the real i
 Each backend runs in a child process of its own, so that its peak memory is its own: a fresh SQLite
 file, or a fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, created and dropped here).
 It prints rows per second (the `import_contacts` call, end to end: reading, validating, loading,
-committing), the peak memory of the importing process tree (the importer and the workers that
-validate numbers, which a forkserver starts, so `getrusage` would not see them), and where the CPU
+committing), the peak memory of the importing process tree (the importer and the worker
+processes that validate numbers, as PSS so that the pages they share count once), and where the CPU
 time went: the reading thread, the writer (and process-pool) threads, the workers and, for
-PostgreSQL, the server backend. `TreeSampler` reads /proc ten times a second for these.
+PostgreSQL, the server backend, and what the sampling cost: `TreeSampler` reads /proc for these.
 """
 
 from __future__ import annotations
