@@ -1,4 +1,7 @@
-"""Which provider plays which message: what `campaign create` checks through the adapters."""
+"""Per-contact audio URLs and TTS voices, as the adapters check them.
+
+Which provider plays which message kind is tabled in tests/providers/test_provider_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +11,6 @@ from campaigner.campaigns import Message
 from campaigner.errors import ValidationError
 from campaigner.model import MessageKind, Provider
 from campaigner.providers import adapter_for
-
-TTS = Message(MessageKind.TTS, "Hello {name}")
-SSML = Message(MessageKind.SSML, "<speak>Hello {name}</speak>")
-WAV = Message(MessageKind.AUDIO_URL, "https://example.com/a/notice.WAV")
-MP3 = Message(MessageKind.AUDIO_URL, "https://example.com/notice.mp3")
-OGG_HTTP = Message(MessageKind.AUDIO_URL, "http://example.com/notice.ogg")
-COLUMN = Message(MessageKind.AUDIO_URL_COLUMN, "audio")
-PROMPT = Message(MessageKind.PROMPT, "welcome")
-
-
-@pytest.mark.parametrize(
-    ("provider", "message", "refusal"),
-    [
-        (Provider.ENABLEX, TTS, None),
-        (Provider.ENABLEX, SSML, None),
-        (Provider.ENABLEX, WAV, None),
-        (Provider.ENABLEX, MP3, None),
-        (Provider.ENABLEX, COLUMN, None),
-        (Provider.ENABLEX, PROMPT, None),
-        (Provider.ENABLEX, OGG_HTTP, "over HTTPS only"),
-        (Provider.FRACTEL, TTS, None),
-        (Provider.FRACTEL, SSML, None),
-        (Provider.FRACTEL, WAV, None),
-        (Provider.FRACTEL, OGG_HTTP, "plays only .wav files"),
-        (Provider.FRACTEL, MP3, "plays only .wav files"),
-        (Provider.FRACTEL, COLUMN, None),
-        (Provider.FRACTEL, PROMPT, "fractel cannot play a prompt message"),
-        (Provider.WEBEX, TTS, None),
-        (Provider.WEBEX, SSML, None),
-        (Provider.WEBEX, WAV, None),
-        (Provider.WEBEX, MP3, None),
-        (Provider.WEBEX, OGG_HTTP, r"plays only \.mp3 or \.wav files"),
-        (Provider.WEBEX, COLUMN, None),
-        (Provider.WEBEX, PROMPT, None),
-    ],
-)
-def test_check_message(provider: Provider, message: Message, refusal: str | None) -> None:
-    if refusal is None:
-        adapter_for(provider).check_message(message)
-    else:
-        with pytest.raises(ValidationError, match=refusal):
-            adapter_for(provider).check_message(message)
 
 
 @pytest.mark.parametrize(
