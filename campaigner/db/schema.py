@@ -105,6 +105,13 @@ campaigns = Table(
     Column("default_timezone", Text, nullable=False),  # IANA zone for numbers with no single zone
     Column("status", Text, nullable=False),  # CampaignStatus
     Column("status_reason", Text),  # why it was paused or cancelled, in the operator's words
+    # Keypress responses (issue 6): digit -> label, e.g. {"1": "confirmed", "2": "cancelled"}.
+    Column("response_keys", JSONDocument),
+    Column("opt_out_key", Text),  # the digit that puts the number on the global do-not-call list
+    Column("key_timeout", Integer),  # seconds to wait for a key after the message
+    Column("replay_on_no_input", Boolean, nullable=False, server_default=text("false")),
+    # Where each contact's final outcome and the campaign's completion are POSTed (signed).
+    Column("notify_url", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime),
@@ -161,6 +168,8 @@ contacts = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime),  # when a PENDING contact is due
     Column("last_outcome", Text),  # Outcome
+    Column("response", Text),  # label of the key pressed (see campaigns.response_keys)
+    Column("responded_at", UTCDateTime),
     # The import that brought the contact in. Not a foreign key: imports go only with their
     # campaign, and the check would cost every imported row (see benchmarks/RESULTS.md).
     Column("import_id", Integer),
@@ -228,6 +237,9 @@ suppressions = Table(
     Column("phone", Text, nullable=False),  # E.164
     Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE")),
     Column("source", Text, nullable=False),  # manual, file:<name>, keypress, ...
+    # The campaign whose call put the number here (a keypress opt-out). Not a foreign key: the
+    # entry must outlive that campaign.
+    Column("source_campaign_id", Integer),
     Column("reason", Text),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("phone", "campaign_id"),
@@ -239,4 +251,32 @@ suppressions = Table(
         sqlite_where=text("campaign_id IS NULL"),
         postgresql_where=text("campaign_id IS NULL"),
     ),
+)
+
+# The outbox of outcome notifications: written in the same transaction as what they report, sent
+# (signed, with retries) by whichever campaigner process is running, until the target says 2xx.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Stable across retries and restarts, so that the target can deduplicate.
+    Column("notification_id", Text, nullable=False, unique=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE")),  # NULL: campaign
+    Column("kind", Text, nullable=False),  # contact.final, campaign.completed
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # the exact JSON body that is signed and sent
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+    # The sender's query: undelivered notifications that are due.
+    Index(
+        "ix_notifications_undelivered",
+        "next_attempt_at",
+        sqlite_where=text("delivered_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL"),
+    ),
+    Index(None, "campaign_id"),
 )
