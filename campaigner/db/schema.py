@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -206,6 +207,12 @@ attempts = Table(
     Column("provider_reason", Text),  # the provider's own words for the outcome
     Column("dtmf", Text),  # keys pressed
     Column("error", Text),  # what went wrong on our side or in the request
+    # The worker that holds the attempt (see `workers`); NULL before workers were recorded. Not a
+    # foreign key: adding one to this table would rebuild it on SQLite, and workers are kept.
+    Column("worker_id", Integer),
+    # When the request may first have left. NULL: claimed and certainly not sent, so a dead
+    # worker's claim can go back to the queue; set (in batches) before the request is written.
+    Column("sent_at", UTCDateTime),
     # One row per dial: the same attempt of a contact can never be recorded twice.
     UniqueConstraint("contact_id", "attempt_number"),
     UniqueConstraint("correlation_key"),
@@ -282,4 +289,37 @@ notifications = Table(
         postgresql_where=text("delivered_at IS NULL"),
     ),
     Index(None, "campaign_id"),
+)
+
+# The `campaigner run` processes (workers) dialing each campaign. A worker holds its claims (the
+# attempts naming it) while its lease lasts: it renews `lease_expires_at` with every heartbeat, and
+# once the lease has expired (or, on the same host, its process is gone) another worker stops it,
+# puts its unsent claims back in the queue and takes over its calls still live.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Integer, primary_key=True),  # never reused: the fencing token of its claims
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    # The kernel boot and PID namespace the pid belongs to: only a worker with the same one can
+    # tell whether the process still exists.
+    Column("pid_space", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("lease_expires_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),
+    Column("stop_reason", Text),  # how it ended: its own words, or why another worker stopped it
+    Index(None, "campaign_id", "stopped_at"),
+)
+
+# A campaign's calls-per-second budget, shared by its workers on PostgreSQL: one row per second
+# (Unix time), whose `taken` slots workers reserve in batches; rows of past seconds are deleted.
+pace_slots = Table(
+    "pace_slots",
+    metadata,
+    Column("campaign_id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch_second", BigInteger, primary_key=True, autoincrement=False),
+    Column("taken", Integer, nullable=False),
+    Column("granted", Integer, nullable=False),  # the size of the last reservation
 )
