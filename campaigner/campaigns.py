@@ -17,6 +17,7 @@ import phonenumbers
 
 from .errors import ValidationError
 from .model import RETRYABLE_OUTCOMES, CampaignStatus, MessageKind, Outcome, Provider
+from .responses import KeyMenu
 from .templates import Template
 from .windows import CallingWindow, zone_named
 
@@ -98,6 +99,8 @@ class CampaignSettings:
     window: CallingWindow = field(default_factory=lambda: CallingWindow.parse("09:00-20:00"))
     default_region: str | None = None
     default_timezone: str = "UTC"
+    keys: KeyMenu = field(default_factory=KeyMenu)
+    notify_url: str | None = None  # where outcome notifications are POSTed
 
     def validate(self) -> CampaignSettings:
         """Check every field; returns the settings with the caller ID in E.164."""
@@ -118,8 +121,39 @@ class CampaignSettings:
         zone_named(self.default_timezone)
         self.message.validate()
         self.retry.validate()
+        self.keys.validate()
+        if self.notify_url is not None:
+            parts = urlsplit(self.notify_url)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ValidationError(
+                    f"--notify-url {self.notify_url!r} is not an http(s) URL with a host"
+                )
         return replace(
             self, caller_id=caller_id_e164(self.caller_id, region), default_region=region
+        )
+
+    def played_message(self) -> Message:
+        """The message as callees hear it: with the opt-out prompt appended to a TTS or SSML
+        message that does not already say it (see `campaigner.responses`)."""
+        message = self.message
+        prompt = self.keys.opt_out_prompt()
+        if prompt is None or self.keys.mentions_opt_out(message.body):
+            return message
+        if message.kind is MessageKind.TTS:
+            return replace(message, body=f"{message.body.rstrip()} {prompt}")
+        if message.kind is MessageKind.SSML:
+            head, end, tail = message.body.rpartition("</speak>")
+            if end:
+                return replace(message, body=f"{head.rstrip()} {prompt}{end}{tail}")
+        return message
+
+    @property
+    def opt_out_prompt_missing(self) -> bool:
+        """An opt-out key with a recorded message that campaigner cannot append the prompt to."""
+        return (
+            self.keys.opt_out_key is not None
+            and self.played_message() == self.message
+            and (not self.keys.mentions_opt_out(self.message.body))
         )
 
 

@@ -24,6 +24,9 @@ an environment variable wins over the file. They are never written to the databa
     token = "..."   # a long random string: webhooks go to /hooks/{provider}/{token}
     user = "..."    # or HTTP Basic on /hooks/{provider}
     password = "..."
+
+    [notify]        # CAMPAIGNER_NOTIFY_SECRET
+    secret = "..."  # signs the outcome notifications of campaigns with --notify-url
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ _SETTINGS: dict[tuple[str, str], str] = {
     ("receiver", "token"): "CAMPAIGNER_WEBHOOK_TOKEN",
     ("receiver", "user"): "CAMPAIGNER_WEBHOOK_USER",
     ("receiver", "password"): "CAMPAIGNER_WEBHOOK_PASSWORD",
+    ("notify", "secret"): "CAMPAIGNER_NOTIFY_SECRET",
 }
 
 ENVIRONMENT_VARIABLES = tuple(sorted({*_SETTINGS.values(), "CAMPAIGNER_DB", "CAMPAIGNER_CONFIG"}))

@@ -12,10 +12,12 @@ from typing import Any
 import click
 
 from ..campaigns import CampaignSettings, Message, RetryPolicy
+from ..config import load_settings
 from ..durations import parse_duration
-from ..errors import ValidationError
+from ..errors import ConfigError, ValidationError
 from ..model import RETRYABLE_OUTCOMES, MessageKind, Outcome, Provider
 from ..providers import adapter_for
+from ..responses import KeyMenu, parse_key_option
 from ..store.campaigns import create_campaign
 from ..windows import CallingWindow
 from .app import database_option, opened_database
@@ -124,6 +126,45 @@ _MESSAGE_OPTIONS: Mapping[str, tuple[MessageKind, bool]] = {
     help="IANA zone for numbers that map to no single zone. "
     "[default: the zone of --region if it has only one, else UTC]",
 )
+@click.option(
+    "--key",
+    "keys",
+    metavar="DIGIT=LABEL",
+    multiple=True,
+    help="A key the callee may press after the message and what it means, e.g. 1=confirmed. "
+    "Repeatable. The label becomes the contact's response.",
+)
+@click.option(
+    "--opt-out-key",
+    metavar="DIGIT",
+    help='The key that puts the number on the global do-not-call list at once; "To stop '
+    'receiving these calls, press DIGIT." is appended to a text or SSML message that does not '
+    "already say it.",
+)
+@click.option(
+    "--key-timeout",
+    type=int,
+    metavar="SECONDS",
+    help="How long to wait for a key after the message. [default: the provider's]",
+)
+@click.option(
+    "--replay-on-no-input",
+    is_flag=True,
+    help="Play the message once more when no key is pressed.",
+)
+@click.option(
+    "--notify-url",
+    metavar="URL",
+    help="POST each contact's final outcome, and the campaign's completion, here as signed "
+    "JSON (needs CAMPAIGNER_NOTIFY_SECRET; see the README).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="TOML file with the notification secret. "
+    "[default: $CAMPAIGNER_CONFIG, else ./campaigner.toml if present]",
+)
 @database_option
 def create_command(
     name: str,
@@ -139,6 +180,12 @@ def create_command(
     days: str,
     region: str | None,
     timezone: str | None,
+    keys: tuple[str, ...],
+    opt_out_key: str | None,
+    key_timeout: int | None,
+    replay_on_no_input: bool,
+    notify_url: str | None,
+    config_file: str | None,
     db: str | None,
     **message_options: Any,
 ) -> None:
@@ -147,7 +194,8 @@ def create_command(
     Exactly one message option (--tts, --tts-file, --ssml, --ssml-file, --audio-url,
     --audio-url-column, --prompt) says what callees hear. Everything is checked before the campaign
     is stored: the caller ID, the message and whether the provider can play it, the rates, the
-    window and the time zone.
+    window and the time zone, the keys and whether the provider can collect them, and that the
+    notification secret is set when --notify-url is given.
     """
     chosen_provider = Provider(provider)
     region = region.upper() if region else None
@@ -163,10 +211,23 @@ def create_command(
         window=CallingWindow.parse(window, days),
         default_region=region,
         default_timezone=zone,
+        keys=KeyMenu(
+            keys=_menu(keys),
+            opt_out_key=opt_out_key.strip() if opt_out_key is not None else None,
+            key_timeout=key_timeout,
+            replay_on_no_input=replay_on_no_input,
+        ),
+        notify_url=notify_url.strip() if notify_url is not None else None,
     ).validate()
     adapter = adapter_for(chosen_provider)
     adapter.check_caller_id(settings.caller_id)
     adapter.check_message(settings.message)
+    adapter.check_keys(settings.keys)
+    if settings.notify_url is not None and not load_settings(config_file).get("notify", "secret"):
+        raise ConfigError(
+            "--notify-url needs a secret to sign the notifications: set CAMPAIGNER_NOTIFY_SECRET "
+            "(or `secret` under [notify] in campaigner.toml)"
+        )
     with opened_database(db) as database, database.write() as connection:
         campaign = create_campaign(connection, settings)
     click.echo(
@@ -174,6 +235,7 @@ def create_command(
         f"{campaign.settings.caller_id}, {window_words(campaign.settings.window)}"
     )
     click.echo(f"time zone for numbers without one of their own: {zone} ({zone_note})")
+    _echo_keys(campaign.settings)
     click.echo(f"next: campaigner import {shlex.quote(campaign.name)} CONTACTS.csv")
 
 
@@ -186,6 +248,36 @@ def _message(options: Mapping[str, Any], voice: str | None, language: str | None
     kind, from_file = _MESSAGE_OPTIONS[option]
     body = _read_text(value) if from_file else value
     return Message(kind=kind, body=body.strip(), voice=voice, language=language)
+
+
+def _menu(values: tuple[str, ...]) -> dict[str, str]:
+    menu: dict[str, str] = {}
+    for value in values:
+        key, label = parse_key_option(value)
+        if key in menu:
+            raise ValidationError(f"--key {value!r}: key {key} is given twice")
+        menu[key] = label
+    return menu
+
+
+def _echo_keys(settings: CampaignSettings) -> None:
+    keys = settings.keys
+    if keys.keys:
+        menu = ", ".join(f"{key}={label}" for key, label in keys.keys.items())
+        click.echo(f"keys: {menu}")
+    if keys.opt_out_key is not None:
+        click.echo(
+            f"opt-out key: {keys.opt_out_key} (the number goes on the global do-not-call list)"
+        )
+        if settings.opt_out_prompt_missing:
+            click.secho(
+                f"warning: campaigner cannot add the opt-out prompt to a {settings.message.kind} "
+                f"message: make sure the recording tells callees to press {keys.opt_out_key} "
+                "to stop these calls",
+                fg="yellow",
+            )
+    if settings.notify_url is not None:
+        click.echo(f"notifications: POSTed to {settings.notify_url}, signed")
 
 
 def _read_text(path: Path) -> str:

@@ -26,6 +26,7 @@ from ..campaigns import Message
 from ..config import Settings
 from ..errors import ValidationError
 from ..model import MessageKind, Outcome, Provider
+from ..responses import KeyMenu
 from . import _parsing
 
 
@@ -60,6 +61,7 @@ class CallRequest:
     message: RenderedMessage
     callback_url: str | None = None  # where the provider posts its events, if it takes one per call
     collect_dtmf: bool = False
+    key_timeout: int | None = None  # seconds to wait for a key, when collecting one
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class Capabilities:
     https_only: bool  # whether audio must be fetched over HTTPS
     idempotent_dial: bool  # a repeat of a dial request (same key) cannot place a second call
     caller_id_country_codes: frozenset[int] | None = None  # None: a caller ID from anywhere
+    max_key_timeout: int | None = None  # the longest wait for a key it can be asked for
 
     def describe_kinds(self) -> str:
         return ", ".join(kind.value for kind in MessageKind if kind in self.kinds)
@@ -331,6 +334,24 @@ class ProviderAdapter(ABC):
             self._check_voice(message.voice, message.language)
         if message.kind is MessageKind.AUDIO_URL:
             self.check_audio_url(message.body)
+
+    def check_keys(self, keys: KeyMenu) -> None:
+        """Refuse a key menu or opt-out key this provider cannot collect."""
+        caps = self.capabilities
+        name = self.provider.value
+        if not keys.collects_keys:
+            return
+        if not caps.collects_dtmf:
+            raise UnsupportedCall(
+                f"{name} cannot collect key presses, so a campaign on it cannot have --key or "
+                "--opt-out-key (among campaigner's providers only enablex can)"
+            )
+        longest = caps.max_key_timeout
+        if keys.key_timeout is not None and longest is not None and keys.key_timeout > longest:
+            raise UnsupportedCall(
+                f"{name} waits at most {longest} seconds for a key: --key-timeout "
+                f"{keys.key_timeout} is too long"
+            )
 
     def check_caller_id(self, caller_id: str) -> None:
         """Refuse a caller ID (E.164) from a country the provider cannot present numbers of."""

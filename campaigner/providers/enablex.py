@@ -42,6 +42,9 @@ from .base import (
 DEFAULT_BASE_URL = "https://api.enablex.io/voice/v1"
 DEFAULT_VOICE = "female"
 DEFAULT_LANGUAGE = "en-US"
+# prompt_ref of the message's first play and of its replay (echoed back in play events).
+MESSAGE_REF = "campaigner-message"
+REPLAY_REF = "campaigner-replay"
 
 # state -> (kind, progress, outcome). Anything else (incomingcall, bridging, bridged,
 # bridge(d)_disconnected, recording and speech states) is INFO: not about delivering our message.
@@ -90,6 +93,7 @@ class EnableXAdapter(ProviderAdapter):
         audio_suffixes=None,  # anything Asterisk plays
         https_only=True,
         idempotent_dial=True,
+        max_key_timeout=10,  # start_timeout: 1-10 s (seeds/enablex-voice-api-routes-v2.txt)
     )
 
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:
@@ -110,6 +114,9 @@ class EnableXAdapter(ProviderAdapter):
             play = {"url": message.content}
         if call.collect_dtmf:
             play["dtmf"] = True
+            play["prompt_ref"] = MESSAGE_REF
+            if call.key_timeout is not None:
+                play["start_timeout"] = call.key_timeout
         body: dict[str, object] = {
             "owner_ref": call.correlation_key,
             "from": call.caller_id,

@@ -19,6 +19,8 @@ from ..campaigns import Campaign, CampaignSettings, Message, RetryPolicy
 from ..db.schema import campaigns, contacts, imports
 from ..errors import AlreadyExists, InvalidTransition, NotFound
 from ..model import CampaignStatus, ContactState, MessageKind, Outcome, Provider, TimezoneSource
+from ..notifications import notify_campaign, notify_contacts
+from ..responses import KeyMenu
 from ..windows import CallingWindow, parse_days
 
 # Which status may follow which. Completed campaigns can be resumed: new contacts may be imported.
@@ -84,7 +86,10 @@ def set_status(
     status: CampaignStatus,
     reason: str | None = None,
 ) -> Campaign:
-    """Move a campaign to `status`, if that is allowed from the status it has in the database."""
+    """Move a campaign to `status`, if that is allowed from the status it has in the database.
+
+    Completing or cancelling a campaign with a notify URL writes its notification in the same
+    transaction."""
     current = CampaignStatus(
         connection.execute(
             select(campaigns.c.status).where(campaigns.c.id == campaign.id)
@@ -99,6 +104,8 @@ def set_status(
     if status in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
         values["finished_at"] = now
     connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(values))
+    if status is not current and status in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
+        notify_campaign(connection, campaign.id, now)
     return get_campaign_by_id(connection, campaign.id)
 
 
@@ -115,16 +122,22 @@ def cancel_campaign(connection: Connection, campaign: Campaign, reason: str | No
     Cancelling a campaign that is already cancelled changes nothing but still cancels any pending
     contact, so that nothing of a cancelled campaign is ever left to dial.
     """
+    now = now_utc()
+    pending = (
+        contacts.c.campaign_id == campaign.id,
+        contacts.c.state == ContactState.PENDING.value,
+    )
+    notify = campaign.settings.notify_url is not None
+    ids = (
+        list(connection.execute(select(contacts.c.id).where(*pending)).scalars()) if notify else []
+    )
+    result = connection.execute(
+        update(contacts).where(*pending).values(state=ContactState.CANCELLED.value, updated_at=now)
+    )
+    if notify:
+        notify_contacts(connection, ids, now)
     if campaign.status is not CampaignStatus.CANCELLED:
         campaign = set_status(connection, campaign, CampaignStatus.CANCELLED, reason)
-    result = connection.execute(
-        update(contacts)
-        .where(
-            contacts.c.campaign_id == campaign.id,
-            contacts.c.state == ContactState.PENDING.value,
-        )
-        .values(state=ContactState.CANCELLED.value, updated_at=now_utc())
-    )
     in_progress = contact_counts(connection, [campaign.id])[campaign.id][ContactState.IN_PROGRESS]
     return Cancelled(campaign, result.rowcount, in_progress)
 
@@ -266,6 +279,13 @@ def campaign_from_row(row: RowMapping) -> Campaign:
         ),
         default_region=row["default_region"],
         default_timezone=row["default_timezone"],
+        keys=KeyMenu(
+            keys=row["response_keys"] or {},
+            opt_out_key=row["opt_out_key"],
+            key_timeout=row["key_timeout"],
+            replay_on_no_input=row["replay_on_no_input"],
+        ),
+        notify_url=row["notify_url"],
     )
     return Campaign(
         id=row["id"],
@@ -299,4 +319,9 @@ def _settings_to_row(settings: CampaignSettings) -> dict[str, Any]:
         "window_days": settings.window.days_text,
         "default_region": settings.default_region,
         "default_timezone": settings.default_timezone,
+        "response_keys": dict(settings.keys.keys) or None,
+        "opt_out_key": settings.keys.opt_out_key,
+        "key_timeout": settings.keys.key_timeout,
+        "replay_on_no_input": settings.keys.replay_on_no_input,
+        "notify_url": settings.notify_url,
     }
