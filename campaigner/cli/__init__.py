@@ -1,7 +1,18 @@
 """The `campaigner` command line. Each command group lives in its own module."""
 
 # Importing a module attaches its commands to `main`.
-from . import campaign, database, demo, importing, run, serve, simulate, suppress
+from . import (
+    campaign,
+    database,
+    demo,
+    importing,
+    report,
+    run,
+    serve,
+    simulate,
+    status,
+    suppress,
+)
 from .app import main
 
 __all__ = [
@@ -10,8 +21,10 @@ __all__ = [
     "demo",
     "importing",
     "main",
+    "report",
     "run",
     "serve",
     "simulate",
+    "status",
     "suppress",
 ]

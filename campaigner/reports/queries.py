@@ -1,0 +1,536 @@
+"""The reports' reads: one aggregate query per number, one streaming query per export.
+
+Exports never hold a campaign in memory: each is one query, joined and aggregated in SQL (a
+contact's first and last attempt are found through the unique (contact_id, attempt_number) index),
+read with a server-side cursor (`stream_results`) in batches of `BATCH` rows. Times are read
+without the `UTCDateTime` conversion (`_raw`) and converted once per value by `Clock`, the
+cheapest way on each backend.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
+
+from ..db.schema import attempts, contacts, import_rejects, imports, suppressions
+from ..errors import ValidationError
+from ..model import ContactState, Outcome
+from ..windows import zone_named
+from .definitions import DUPLICATE, REJECTED, HourRate, Summary
+
+BATCH = 10_000
+
+
+def campaign_summary(connection: Connection, campaign_id: int) -> Summary:
+    """The counts behind every report and `status` (see `definitions.Summary`)."""
+    by_state: Counter[ContactState] = Counter()
+    responses: Counter[str] = Counter()
+    called = 0
+    dialled = 0
+    rows = connection.execute(
+        select(
+            contacts.c.state,
+            contacts.c.response,
+            func.count(),
+            func.coalesce(func.sum(contacts.c.attempts), 0),
+            func.coalesce(func.sum(case((contacts.c.attempts > 0, 1), else_=0)), 0),
+        )
+        .where(contacts.c.campaign_id == campaign_id)
+        .group_by(contacts.c.state, contacts.c.response)
+    )
+    for state, response, count, placed, reached in rows:
+        by_state[ContactState(state)] += count
+        called += int(placed)
+        dialled += int(reached)
+        if response is not None:
+            responses[response] += count
+    in_flight = connection.execute(
+        select(func.count()).where(
+            attempts.c.campaign_id == campaign_id, attempts.c.outcome.is_(None)
+        )
+    ).scalar_one()
+    rejected = dict.fromkeys((False, True), 0)
+    for duplicate, count in connection.execute(
+        select(import_rejects.c.is_duplicate, func.count())
+        .where(import_rejects.c.campaign_id == campaign_id)
+        .group_by(import_rejects.c.is_duplicate)
+    ):
+        rejected[bool(duplicate)] = count
+    return Summary(
+        contacts=by_state.total(),
+        by_state=dict(by_state),
+        attempts=called,
+        dialled=dialled,
+        in_flight=in_flight,
+        rejected_rows=rejected[False],
+        duplicate_rows=rejected[True],
+        responses=dict(sorted(responses.items())),
+    )
+
+
+def calls_since(connection: Connection, campaign_id: int, since: datetime) -> int:
+    """Calls placed at or after `since` (the dialling rate of `status`)."""
+    return int(
+        connection.execute(
+            select(func.count()).where(
+                attempts.c.campaign_id == campaign_id, attempts.c.requested_at >= since
+            )
+        ).scalar_one()
+    )
+
+
+def earliest_retry(connection: Connection, campaign_id: int, after: datetime) -> datetime | None:
+    """When the first pending contact waiting for a retry becomes due."""
+    value: datetime | None = connection.execute(
+        select(func.min(contacts.c.next_attempt_at)).where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state == ContactState.PENDING.value,
+            contacts.c.next_attempt_at > after,
+        )
+    ).scalar_one()
+    return value
+
+
+# --- Times ---------------------------------------------------------------------------------------
+
+
+def _raw(column: Any) -> ColumnElement[Any]:
+    """A time column as the driver returns it: a string on SQLite, a datetime on PostgreSQL."""
+    return type_coerce(column, String)
+
+
+class Clock:
+    """Turns raw stored times into ISO 8601 text, in UTC and in a contact's own zone."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self._sqlite = sqlite
+        self._zones: dict[str, ZoneInfo | None] = {}
+
+    def utc(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if self._sqlite:
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        moment: datetime = value
+        return moment
+
+    def zone(self, name: str) -> ZoneInfo | None:
+        try:
+            return self._zones[name]
+        except KeyError:
+            try:
+                found: ZoneInfo | None = zone_named(name)
+            except ValidationError:
+                found = None
+            self._zones[name] = found
+            return found
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def local_iso(moment: datetime | None, zone: ZoneInfo | None) -> str | None:
+    if moment is None or zone is None:
+        return None
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
+
+
+def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
+    """Seconds since 1970 of a stored (UTC) time, computed by the database."""
+    if connection.dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), Integer)
+    return cast(func.extract("epoch", column), BigInteger)
+
+
+# --- Filters -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What an export keeps. `states`: a contact row's state (or an attempt's outcome with
+    `--attempts`); `since` / `until`: the time its (last) call was placed, [since, until)."""
+
+    states: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def by_time(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def keeps(self, state: str) -> bool:
+        return not self.states or state in self.states
+
+
+def _time_conditions(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.since is not None:
+        conditions.append(column >= filters.since)
+    if filters.until is not None:
+        conditions.append(column < filters.until)
+    return conditions
+
+
+# --- Contact rows --------------------------------------------------------------------------------
+
+
+def field_names(connection: Connection, campaign_id: int) -> list[str]:
+    """The original CSV columns of the campaign's contacts and rejected rows, in file order.
+
+    All contacts of one import have the same columns (the file's header, less the phone column),
+    so one contact per import tells them; rejected rows are read whole (they keep the phone
+    column and any extra values, under `_extra`).
+    """
+    names: dict[str, None] = {}
+    import_ids: list[int | None] = [
+        row[0]
+        for row in connection.execute(
+            select(imports.c.id).where(imports.c.campaign_id == campaign_id).order_by(imports.c.id)
+        )
+    ]
+    for import_id in [*import_ids, None]:
+        condition = (
+            contacts.c.import_id.is_(None)
+            if import_id is None
+            else contacts.c.import_id == import_id
+        )
+        fields = connection.execute(
+            select(contacts.c.fields)
+            .where(contacts.c.campaign_id == campaign_id, condition)
+            .order_by(contacts.c.id)
+            .limit(1)
+        ).scalar()
+        names.update(dict.fromkeys(fields or {}))
+    for (fields,) in connection.execute(
+        select(import_rejects.c.fields)
+        .where(import_rejects.c.campaign_id == campaign_id)
+        .order_by(import_rejects.c.id)
+        .execution_options(stream_results=True, yield_per=BATCH)
+    ):
+        names.update(dict.fromkeys(fields))
+    return list(names)
+
+
+def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:
+    rows = connection.execute(
+        select(imports.c.id, imports.c.file_name).where(imports.c.campaign_id == campaign_id)
+    )
+    return {int(import_id): str(name) for import_id, name in rows.tuples()}
+
+
+def _call_ids(connection: Connection) -> ColumnElement[Any]:
+    """A contact's provider call ids, in attempt order, space-separated."""
+    if connection.dialect.name == "postgresql":
+        return literal_column(
+            "(SELECT string_agg(a.provider_call_id, ' ' ORDER BY a.attempt_number) "
+            "FROM attempts AS a WHERE a.contact_id = contacts.id)"
+        )
+    # SQLite < 3.44 has no ORDER BY in an aggregate; an ordered subquery feeds it in order.
+    return literal_column(
+        "(SELECT group_concat(provider_call_id, ' ') FROM (SELECT a.provider_call_id "
+        "FROM attempts AS a WHERE a.contact_id = contacts.id ORDER BY a.attempt_number))"
+    )
+
+
+def _suppression_reason() -> ColumnElement[Any]:
+    """Why a suppressed contact is not called: its do-not-call entry (campaign's or global)."""
+    entry = (
+        select(func.coalesce(suppressions.c.reason, suppressions.c.source))
+        .where(
+            suppressions.c.phone == contacts.c.phone,
+            or_(
+                suppressions.c.campaign_id == contacts.c.campaign_id,
+                suppressions.c.campaign_id.is_(None),
+            ),
+        )
+        .order_by(suppressions.c.campaign_id.is_(None))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return case((contacts.c.state == ContactState.SUPPRESSED.value, entry), else_=None)
+
+
+def contact_query(
+    connection: Connection, campaign_id: int, fields: Sequence[str], filters: Filters
+) -> Select[Any]:
+    first = attempts.alias("first_call")
+    last = attempts.alias("last_call")
+    query = (
+        select(
+            contacts.c.phone,
+            contacts.c.phone_raw,
+            contacts.c.state,
+            contacts.c.last_outcome,
+            _suppression_reason(),
+            contacts.c.attempts,
+            _raw(first.c.requested_at),
+            _raw(last.c.requested_at),
+            _raw(last.c.answered_at),
+            _raw(last.c.ended_at),
+            last.c.dtmf,
+            contacts.c.response,
+            _raw(contacts.c.responded_at),
+            last.c.provider_reason,
+            _call_ids(connection),
+            contacts.c.timezone,
+            contacts.c.timezone_source,
+            contacts.c.import_id,
+            contacts.c.source_row,
+            *(contacts.c.fields[name].as_string() for name in fields),
+        )
+        .select_from(contacts)
+        .outerjoin(first, and_(first.c.contact_id == contacts.c.id, first.c.attempt_number == 1))
+        .outerjoin(
+            last,
+            and_(last.c.contact_id == contacts.c.id, last.c.attempt_number == contacts.c.attempts),
+        )
+        .where(
+            contacts.c.campaign_id == campaign_id, *_time_conditions(last.c.requested_at, filters)
+        )
+        .order_by(contacts.c.id)
+    )
+    states = filters.states - {REJECTED, DUPLICATE}
+    if filters.states:
+        query = query.where(contacts.c.state.in_(sorted(states)))
+    return query
+
+
+def stream(connection: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    """The rows of `query`, fetched from a server-side cursor in batches."""
+    result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+    for batch in result.partitions():
+        yield from batch
+
+
+def reject_rows(
+    connection: Connection, campaign_id: int, filters: Filters
+) -> Iterator[Sequence[Any]]:
+    """(import_id, row_number, phone_raw, reason, is_duplicate, fields) of the rows an import
+    left out, unless the filters exclude them (a time filter always does: they were never
+    called)."""
+    wanted = [duplicate for duplicate in (False, True) if filters.keeps(_reject_state(duplicate))]
+    if filters.by_time or not wanted:
+        return
+    yield from stream(
+        connection,
+        select(
+            import_rejects.c.import_id,
+            import_rejects.c.row_number,
+            import_rejects.c.phone_raw,
+            import_rejects.c.reason,
+            import_rejects.c.is_duplicate,
+            import_rejects.c.fields,
+        )
+        .where(
+            import_rejects.c.campaign_id == campaign_id,
+            import_rejects.c.is_duplicate.in_(wanted),
+        )
+        .order_by(import_rejects.c.id),
+    )
+
+
+def _reject_state(duplicate: bool) -> str:
+    return DUPLICATE if duplicate else REJECTED
+
+
+# --- Attempt rows --------------------------------------------------------------------------------
+
+
+def attempt_query(campaign_id: int, filters: Filters) -> Select[Any]:
+    query = (
+        select(
+            contacts.c.phone,
+            attempts.c.attempt_number,
+            attempts.c.provider,
+            attempts.c.provider_call_id,
+            attempts.c.correlation_key,
+            _raw(attempts.c.requested_at),
+            _raw(attempts.c.answered_at),
+            _raw(attempts.c.ended_at),
+            attempts.c.outcome,
+            attempts.c.progress,
+            attempts.c.provider_reason,
+            attempts.c.dtmf,
+            attempts.c.error,
+            contacts.c.state,
+            contacts.c.timezone,
+        )
+        .select_from(attempts)
+        .join(contacts, contacts.c.id == attempts.c.contact_id)
+        .where(
+            attempts.c.campaign_id == campaign_id,
+            *_time_conditions(attempts.c.requested_at, filters),
+        )
+        .order_by(attempts.c.id)
+    )
+    if filters.states:
+        query = query.where(attempts.c.outcome.in_(sorted(filters.states)))
+    return query
+
+
+# --- Chart data ----------------------------------------------------------------------------------
+
+
+def attempts_histogram(connection: Connection, campaign_id: int) -> dict[int, int]:
+    """Contacts by how many calls they were given."""
+    rows = connection.execute(
+        select(contacts.c.attempts, func.count())
+        .where(contacts.c.campaign_id == campaign_id)
+        .group_by(contacts.c.attempts)
+        .order_by(contacts.c.attempts)
+    )
+    return {int(calls): count for calls, count in rows}
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    reason: str  # the provider's words; "(none given)" when it gave none
+    outcome: str  # an Outcome, or "in flight"
+    calls: int
+
+
+NO_REASON = "(none given)"
+IN_FLIGHT = "in flight"
+
+
+def reasons(connection: Connection, campaign_id: int) -> list[ReasonCount]:
+    """Calls by the provider's reason and our outcome, most frequent first."""
+    rows = connection.execute(
+        select(attempts.c.provider_reason, attempts.c.outcome, func.count().label("calls"))
+        .where(attempts.c.campaign_id == campaign_id)
+        .group_by(attempts.c.provider_reason, attempts.c.outcome)
+    )
+    found = [
+        ReasonCount(reason or NO_REASON, outcome or IN_FLIGHT, calls)
+        for reason, outcome, calls in rows
+    ]
+    return sorted(found, key=lambda item: (-item.calls, item.reason, item.outcome))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Calls by the time they were placed, in buckets of `step`, by outcome."""
+
+    start: datetime | None
+    step: timedelta
+    buckets: dict[int, Counter[str]]  # bucket index from `start` -> outcome -> calls
+
+
+_STEPS = [timedelta(minutes=minutes) for minutes in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080)]
+
+
+def timeline(connection: Connection, campaign_id: int, most: int = 48) -> Timeline:
+    """Calls over time, in the smallest step that gives at most `most` buckets."""
+    first, last = connection.execute(
+        select(func.min(attempts.c.requested_at), func.max(attempts.c.requested_at)).where(
+            attempts.c.campaign_id == campaign_id
+        )
+    ).one()
+    if first is None or last is None:
+        return Timeline(None, _STEPS[0], {})
+    span = last - first
+    step = next((s for s in _STEPS if span / s < most), _STEPS[-1])
+    size = int(step.total_seconds())
+    start_epoch = int(first.timestamp()) // size * size
+    bucket = (epoch_seconds(connection, attempts.c.requested_at) - start_epoch) / size
+    rows = connection.execute(
+        select(cast(bucket, Integer).label("bucket"), attempts.c.outcome, func.count())
+        .where(attempts.c.campaign_id == campaign_id)
+        .group_by(literal_column("bucket"), attempts.c.outcome)
+    )
+    buckets: dict[int, Counter[str]] = {}
+    for index, outcome, calls in rows:
+        buckets.setdefault(int(index), Counter())[outcome or IN_FLIGHT] += calls
+    return Timeline(datetime.fromtimestamp(start_epoch, UTC), step, buckets)
+
+
+def local_hours(connection: Connection, campaign_id: int) -> list[HourRate]:
+    """Calls placed and delivered in each hour of the callee's own day (0-23).
+
+    Counted by the database per zone and quarter-hour of UTC (zones are whole quarter hours off
+    UTC), then each quarter is placed in its zone's local hour here.
+    """
+    quarter = epoch_seconds(connection, attempts.c.requested_at) / 900
+    delivered = func.sum(case((attempts.c.outcome == Outcome.DELIVERED.value, 1), else_=0))
+    rows = connection.execute(
+        select(
+            contacts.c.timezone, cast(quarter, Integer).label("quarter"), func.count(), delivered
+        )
+        .select_from(attempts)
+        .join(contacts, contacts.c.id == attempts.c.contact_id)
+        .where(attempts.c.campaign_id == campaign_id)
+        .group_by(contacts.c.timezone, literal_column("quarter"))
+    )
+    calls = [0] * 24
+    reached = [0] * 24
+    clock = Clock(sqlite=True)
+    for zone_name, index, count, good in rows:
+        zone = clock.zone(zone_name)
+        moment = datetime.fromtimestamp(int(index) * 900, UTC)
+        hour = moment.astimezone(zone).hour if zone is not None else moment.hour
+        calls[hour] += count
+        reached[hour] += int(good)
+    return [HourRate(hour, calls[hour], reached[hour]) for hour in range(24)]
+
+
+def not_called_reasons(connection: Connection, campaign_id: int) -> list[tuple[str, str, int]]:
+    """(state, reason, count) of the rows never dialled on purpose: suppressed contacts, and
+    rows an import rejected or found duplicate."""
+    found: list[tuple[str, str, int]] = []
+    suppressed = select(_suppression_reason().label("reason")).where(
+        contacts.c.campaign_id == campaign_id,
+        contacts.c.state == ContactState.SUPPRESSED.value,
+    )
+    inner = suppressed.subquery()
+    for reason, count in connection.execute(
+        select(inner.c.reason, func.count()).group_by(inner.c.reason)
+    ):
+        found.append((ContactState.SUPPRESSED.value, reason or "on the do-not-call list", count))
+    for duplicate, reason, count in connection.execute(
+        select(import_rejects.c.is_duplicate, import_rejects.c.reason, func.count())
+        .where(import_rejects.c.campaign_id == campaign_id)
+        .group_by(import_rejects.c.is_duplicate, import_rejects.c.reason)
+    ):
+        found.append((_reject_state(bool(duplicate)), reason, count))
+    return sorted(found, key=lambda item: (-item[2], item[0], item[1]))
+
+
+def pending_zones(connection: Connection, campaign_id: int) -> Mapping[str, int]:
+    """Pending contacts by time zone (for the next window opening)."""
+    rows = connection.execute(
+        select(contacts.c.timezone, func.count())
+        .where(
+            contacts.c.campaign_id == campaign_id,
+            contacts.c.state == ContactState.PENDING.value,
+        )
+        .group_by(contacts.c.timezone)
+    )
+    return {str(zone): int(count) for zone, count in rows.tuples()}
