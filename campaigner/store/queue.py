@@ -18,6 +18,13 @@ database itself refuse a second attempt of the same number.
 
 `release_unsent` undoes a claim whose request was never sent (the window closed between the
 claim and the dial, or the run stopped first): the attempt row goes, the contact is due again.
+
+With several workers (see `store.workers`) each attempt names the worker holding it, and
+`sent_at` says whether its request may have left: a claim is created unsent (NULL) and marked
+just before its request is written, so that the claims of a worker that died can be told apart:
+`release_claims_of` puts its unsent ones back in the queue, and nothing marked is ever given back.
+A dialer that keeps no such record (SQLite's single dialer) claims with `sent=True`: its claims
+count as possibly sent from the start, as before workers existed.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -46,6 +53,9 @@ _CHUNK = 500
 # A claim looks at up to this many due contacts per contact it may claim, so that contacts whose
 # window is closed (deferred) do not leave a batch nearly empty, without scanning a whole list.
 _SCAN_FACTOR = 4
+# pg_advisory_xact_lock(_CLAIM_LOCK, campaign id): claims of one campaign take turns, so that
+# the calls in flight they count cannot be counted twice by two workers claiming at once.
+_CLAIM_LOCK = 0x636C6169  # "clai"
 
 
 class Uncallable(Exception):
@@ -99,18 +109,29 @@ def claim_due(
     now: datetime,
     limit: int,
     prepare: Prepare[T],
+    *,
+    worker_id: int | None = None,
+    sent: bool = True,
+    max_in_flight: int | None = None,
 ) -> ClaimBatch[T]:
     """Claim up to `limit` due contacts of `campaign` (see the module docstring).
 
     Nothing is claimed unless the campaign is RUNNING in the database at this instant, so that a
-    pause or a cancel committed by another process stops the dialer at its next claim.
+    pause or a cancel committed by another process stops the dialer at its next claim. The
+    attempts are held by `worker_id`; `sent=False` creates them unsent (see `mark_sent`). With
+    `max_in_flight`, claims of the campaign take turns (on PostgreSQL) and stop where the
+    campaign's live attempts, every worker's, would pass it.
     """
+    if max_in_flight is not None and connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK, campaign.id)))
     status = CampaignStatus(
         connection.execute(
             select(campaigns.c.status).where(campaigns.c.id == campaign.id)
         ).scalar_one()
     )
     batch: ClaimBatch[T] = ClaimBatch(status)
+    if max_in_flight is not None and status is CampaignStatus.RUNNING:
+        limit = min(limit, max_in_flight - live_attempt_count(connection, campaign.id))
     if status is not CampaignStatus.RUNNING or limit < 1:
         return batch
     window = campaign.settings.window
@@ -145,9 +166,19 @@ def claim_due(
         batch.suppressed += sum(1 for c in due if c.phone in on_list)
         batch.deferred += sum(len(ids) for ids in deferred.values())
         batch.uncallable += _create_attempts(
-            connection, campaign, now, callable_now, prepare, batch
+            connection, campaign, now, callable_now, prepare, batch, worker_id, sent
         )
     return batch
+
+
+def live_attempt_count(connection: Connection, campaign_id: int) -> int:
+    """The campaign's attempts without an outcome: claimed, sent or ringing, by any worker."""
+    count: int = connection.execute(
+        select(func.count()).where(
+            attempts.c.campaign_id == campaign_id, attempts.c.outcome.is_(None)
+        )
+    ).scalar_one()
+    return count
 
 
 def _due_contacts(
@@ -187,6 +218,8 @@ def _create_attempts(
     due: Sequence[DueContact],
     prepare: Prepare[T],
     batch: ClaimBatch[T],
+    worker_id: int | None,
+    sent: bool,
 ) -> int:
     """Create the attempts of `due`, claimed into `batch`; returns how many were uncallable."""
     if not due:
@@ -209,6 +242,8 @@ def _create_attempts(
             "outcome": None,
             "ended_at": None,
             "error": None,
+            "worker_id": worker_id,
+            "sent_at": now if sent else None,
         }
         try:
             prepared[key] = (contact, number, prepare(contact, key))
@@ -273,52 +308,112 @@ def release_unsent(
     campaign_id: int,
     due_again: Mapping[int, datetime | None],
     now: datetime,
+    *,
+    owner: int | None = None,
 ) -> list[int]:
     """Undo the claims of attempts whose request was never sent; returns the ids undone.
 
     `due_again` maps each attempt id to the contact's new `next_attempt_at` (None: unchanged, due
     now). The attempt row is deleted (no request carried its key) and the contact is PENDING again
     with its attempt count back, unless meanwhile its number was suppressed (SUPPRESSED) or the
-    campaign cancelled (CANCELLED). Attempts that got an answer or an outcome are left alone.
+    campaign cancelled (CANCELLED). Attempts that got an answer or an outcome are left alone, and
+    so are those no longer held by `owner` (another worker took them over).
     """
     released: list[int] = []
     for chunk in _chunks(list(due_again)):
-        rows = connection.execute(
-            select(attempts.c.id, attempts.c.contact_id, contacts.c.phone)
-            .join(contacts, contacts.c.id == attempts.c.contact_id)
-            .where(
-                attempts.c.id.in_(chunk),
-                attempts.c.outcome.is_(None),
-                attempts.c.provider_call_id.is_(None),
-                contacts.c.state == ContactState.IN_PROGRESS.value,
-            )
-        ).all()
-        if not rows:
-            continue
-        connection.execute(delete(attempts).where(attempts.c.id.in_([row[0] for row in rows])))
-        on_list = suppressed_numbers(connection, campaign_id, [phone for _, _, phone in rows])
-        cancelled = (
-            connection.execute(
-                select(campaigns.c.status).where(campaigns.c.id == campaign_id)
-            ).scalar_one()
-            == CampaignStatus.CANCELLED.value
-        )
-        for attempt_id, contact_id, phone in rows:
-            state = ContactState.PENDING
-            if phone in on_list:
-                state = ContactState.SUPPRESSED
-            elif cancelled:
-                state = ContactState.CANCELLED
-            values: dict[str, object] = {
-                "state": state.value,
-                "attempts": contacts.c.attempts - 1,
-                "updated_at": now,
-            }
-            if due_again[attempt_id] is not None:
-                values["next_attempt_at"] = due_again[attempt_id]
-            connection.execute(update(contacts).where(contacts.c.id == contact_id).values(values))
-        released.extend(attempt_id for attempt_id, _, _ in rows)
+        conditions: list[Any] = [attempts.c.id.in_(chunk)]
+        if owner is not None:
+            conditions.append(attempts.c.worker_id == owner)
+        undone = _delete_unanswered(connection, conditions)
+        _restore_contacts(connection, campaign_id, undone, due_again, now)
+        released.extend(attempt_id for attempt_id, _ in undone)
     return released
+
+
+def release_claims_of(
+    connection: Connection, campaign_id: int, worker_ids: Sequence[int], now: datetime
+) -> list[int]:
+    """Put the unsent claims of (dead) workers back in the queue; returns the attempt ids undone.
+
+    Only claims never marked as sent (`sent_at` NULL) go back: a request that may have left is
+    settled by its webhooks, reconciled, or failed at the call timeout, never dialled again blind.
+    """
+    if not worker_ids:
+        return []
+    undone = _delete_unanswered(
+        connection,
+        [
+            attempts.c.campaign_id == campaign_id,
+            attempts.c.outcome.is_(None),
+            attempts.c.worker_id.in_(list(worker_ids)),
+            attempts.c.sent_at.is_(None),
+        ],
+    )
+    _restore_contacts(connection, campaign_id, undone, {}, now)
+    return [attempt_id for attempt_id, _ in undone]
+
+
+def _delete_unanswered(connection: Connection, conditions: list[Any]) -> list[tuple[int, int]]:
+    """Delete the attempts matching `conditions` that have no answer and no outcome, taking their
+    rows in id order (two workers deleting and marking the same rows cannot deadlock); returns
+    (attempt id, contact id) of each."""
+    chosen = (
+        select(attempts.c.id)
+        .where(*conditions, attempts.c.outcome.is_(None), attempts.c.provider_call_id.is_(None))
+        .order_by(attempts.c.id)
+    )
+    if connection.dialect.name == "postgresql":
+        chosen = chosen.with_for_update()
+    deleted = connection.execute(
+        delete(attempts)
+        .where(attempts.c.id.in_(chosen.scalar_subquery()))
+        .returning(attempts.c.id, attempts.c.contact_id)
+    )
+    return [(attempt_id, contact_id) for attempt_id, contact_id in deleted]
+
+
+def _restore_contacts(
+    connection: Connection,
+    campaign_id: int,
+    undone: Sequence[tuple[int, int]],
+    due_again: Mapping[int, datetime | None],
+    now: datetime,
+) -> None:
+    """The contacts of undone claims: due again, their attempt count back (see release_unsent)."""
+    if not undone:
+        return
+    contact_ids = [contact_id for _, contact_id in undone]
+    phones: dict[int, str] = {}
+    for chunk in _chunks(contact_ids):
+        rows = connection.execute(
+            select(contacts.c.id, contacts.c.phone).where(
+                contacts.c.id.in_(chunk), contacts.c.state == ContactState.IN_PROGRESS.value
+            )
+        )
+        phones.update((contact_id, phone) for contact_id, phone in rows)
+    on_list = suppressed_numbers(connection, campaign_id, phones.values())
+    cancelled = (
+        connection.execute(
+            select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+        ).scalar_one()
+        == CampaignStatus.CANCELLED.value
+    )
+    for attempt_id, contact_id in undone:
+        if contact_id not in phones:
+            continue
+        state = ContactState.PENDING
+        if phones[contact_id] in on_list:
+            state = ContactState.SUPPRESSED
+        elif cancelled:
+            state = ContactState.CANCELLED
+        values: dict[str, object] = {
+            "state": state.value,
+            "attempts": contacts.c.attempts - 1,
+            "updated_at": now,
+        }
+        if due_again.get(attempt_id) is not None:
+            values["next_attempt_at"] = due_again[attempt_id]
+        connection.execute(update(contacts).where(contacts.c.id == contact_id).values(values))
 
 
 @dataclass(frozen=True)
@@ -348,9 +443,12 @@ def live_attempts(
     campaign_id: int,
     requested_before: datetime,
     attempt_ids: Sequence[int] | None = None,
+    *,
+    owner: int | None = None,
 ) -> list[LiveAttempt]:
     """The campaign's live attempts requested before `requested_before` (or those of
-    `attempt_ids` among them), oldest first."""
+    `attempt_ids` among them), oldest first; with `owner`, only those that worker holds (or that
+    no worker holds)."""
     query = (
         select(
             attempts.c.id,
@@ -372,6 +470,8 @@ def live_attempts(
     )
     if attempt_ids is not None:
         query = query.where(attempts.c.id.in_(list(attempt_ids)))
+    if owner is not None:
+        query = query.where(or_(attempts.c.worker_id == owner, attempts.c.worker_id.is_(None)))
     return [
         LiveAttempt(attempt_id, key, call_id, requested_at, DueContact(*contact))
         for attempt_id, key, call_id, requested_at, *contact in connection.execute(query)
