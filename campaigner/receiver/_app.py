@@ -1,4 +1,5 @@
-"""The ASGI application: `POST /hooks/{provider}[/{token}]` and `GET /healthz`.
+"""The ASGI application: `POST /hooks/{provider}[/{token}]`, `GET /healthz`, and the read-only
+status pages `GET /` and `GET /campaigns/{name}` (see `_status`).
 
 A webhook is checked in this order, and nothing is recorded unless it passes them all: a provider
 we speak (else 404), credentials (401), a body within the size limit (413). Then the body is stored
@@ -33,6 +34,7 @@ from ..store.attempts import Applied
 from ._auth import WebhookAuth
 from ._followups import FollowUpSender
 from ._log import log
+from ._status import StatusPages
 from ._writer import DEFAULT_MAX_BATCH, EventWriter, StoreFailed
 
 DEFAULT_MAX_BODY = 64 * 1024
@@ -87,8 +89,10 @@ class ReceiverApp:
                 await writer.close()
                 await sender.close()
 
+        pages = StatusPages(database, auth)
         self._rest = Starlette(
-            routes=[Route("/healthz", self._healthz, methods=["GET"])], lifespan=lifespan
+            routes=[Route("/healthz", self._healthz, methods=["GET"]), *pages.routes()],
+            lifespan=lifespan,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

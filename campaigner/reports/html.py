@@ -41,7 +41,7 @@ p.meta { color: #555; margin: 0; }
 .tile { border: 1px solid #ddd; border-radius: 6px; padding: .6rem .8rem; }
 .tile .value { font-size: 1.5rem; font-weight: 600; display: block; }
 .tile .label { color: #555; font-size: .85rem; }
-svg.chart { max-width: 100%; height: auto; font-size: 12px; }
+svg.chart { width: 100%; max-width: 52rem; height: auto; font-size: 12px; }
 svg.chart text { fill: #1b1b1b; }
 svg.chart .axis { fill: #555; font-size: 11px; }
 svg.chart .grid { stroke: #e5e5e5; }
@@ -221,7 +221,10 @@ def _timeline_chart(connection: Connection, campaign: Campaign) -> str:
     outcomes = [o.value for o in Outcome] + [IN_FLIGHT]
     present = [o for o in outcomes if any(b.get(o) for b in found.buckets.values())]
     labels = []
-    fmt = "%H:%M" if found.step < timedelta(days=1) else "%m-%d"
+    if found.step < timedelta(minutes=1):
+        fmt = "%H:%M:%S"
+    else:
+        fmt = "%H:%M" if found.step < timedelta(days=1) else "%m-%d"
     for index in range(last + 1):
         labels.append(f"{found.start + found.step * index:{fmt}}")
     series = [

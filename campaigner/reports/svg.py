@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH = 720
-_LABEL_WIDTH = 190
+_LABEL_WIDTH = 250
+_LABEL_CHARACTERS = 38
 _VALUE_WIDTH = 110
 _BAR_HEIGHT = 20
 _GAP = 6
@@ -65,7 +66,7 @@ def horizontal_bars(title: str, bars: Sequence[Bar], chart_id: str) -> str:
         middle = y + _BAR_HEIGHT / 2
         parts.append(
             f'<text x="{_LABEL_WIDTH - 8}" y="{middle:.1f}" text-anchor="end" '
-            f'dominant-baseline="middle">{escape(bar.label)}</text>'
+            f'dominant-baseline="middle">{escape(_shortened(bar.label))}</text>'
             f'<rect x="{_LABEL_WIDTH}" y="{y}" width="{length:.1f}" height="{_BAR_HEIGHT}" '
             f'fill="{escape(bar.colour)}"><title>{escape(bar.label)}: {escape(bar.text)}</title>'
             f"</rect>"
@@ -145,6 +146,13 @@ def vertical_bars(
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _shortened(label: str) -> str:
+    """A label that fits beside its bar; the whole of it is in the bar's tooltip."""
+    if len(label) <= _LABEL_CHARACTERS:
+        return label
+    return label[: _LABEL_CHARACTERS - 1] + "…"
 
 
 def _open(title: str, chart_id: str, height: int) -> str:
