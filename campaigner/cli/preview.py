@@ -127,7 +127,9 @@ def preview_command(
         buckets[WAITING] += view.count.waiting
     defaulted = [view for view in views if view.count.timezone_source is TimezoneSource.DEFAULT]
     if as_json:
-        echo_json(_document(campaign.name, now, settings.message, contacts, views, buckets))
+        echo_json(
+            _document(campaign.name, now, settings.played_message(), contacts, views, buckets)
+        )
         return
     pending = sum(view.count.pending for view in views)
     click.echo(
@@ -135,8 +137,14 @@ def preview_command(
         f"{pending:,} pending contacts, as of {when(now)}"
     )
     click.echo(f"window: {window_words(settings.window)}")
+    keys = settings.keys
+    if keys.collects_keys:
+        menu = [f"{key}={label}" for key, label in keys.keys.items()]
+        if keys.opt_out_key is not None:
+            menu.append(f"{keys.opt_out_key}=opt out (do-not-call list)")
+        click.echo(f"keys: {', '.join(menu)}")
     if limit:
-        _echo_messages(settings.message, contacts)
+        _echo_messages(settings.played_message(), contacts)
     if not views:
         return
     click.echo("\npending contacts by time zone:")

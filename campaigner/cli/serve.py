@@ -14,6 +14,7 @@ from ..config import Settings, load_settings
 from ..db import Database
 from ..errors import ValidationError
 from ..model import Provider
+from ..notifications import NotificationSender
 from ..receiver import WebhookAuth, create_app, start_receiver
 from .app import database_option, main, opened_database
 
@@ -72,6 +73,9 @@ def serve(
     (/hooks/PROVIDER/TOKEN), or HTTP Basic with CAMPAIGNER_WEBHOOK_USER and
     CAMPAIGNER_WEBHOOK_PASSWORD; without either the receiver refuses to start.
 
+    It also sends the campaigns' outcome notifications (--notify-url), signed with
+    CAMPAIGNER_NOTIFY_SECRET, retrying those a target has not taken yet.
+
     SIGINT (Ctrl+C) or SIGTERM stops it after the requests under way are answered and stored.
     """
     if public_url is not None:
@@ -102,6 +106,11 @@ async def _serve(
         click.echo(f"  {provider.value:<8} {shown}  ({where})")
     if not auth.token:
         click.echo("  Fractel cannot send HTTP Basic: set CAMPAIGNER_WEBHOOK_TOKEN for it.")
+    secret = settings.get("notify", "secret")
+    sender = NotificationSender(database, secret) if secret else None
+    if sender is None:
+        click.echo("Outcome notifications are not sent: CAMPAIGNER_NOTIFY_SECRET is not set.")
+    sending = asyncio.create_task(sender.run()) if sender else None
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -115,6 +124,10 @@ async def _serve(
         click.echo("Stopping: answering the requests under way...")
         await running.stop()
     finally:
+        if sending is not None and sender is not None:
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
+            await sender.close()
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
 

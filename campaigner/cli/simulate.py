@@ -20,6 +20,7 @@ from ..simulator import (
     WebhookPolicy,
     digit_mix,
     outcome_mix,
+    parse_key,
     parse_script,
     serve_forever,
 )
@@ -99,6 +100,15 @@ _RATE = click.FloatRange(0.0, 1.0)
     show_default=True,
     callback=_converted(digit_mix),
     help="Keys pressed when an EnableX play asks for one (dtmf: true); none: no key.",
+)
+@click.option(
+    "--press",
+    "keys",
+    multiple=True,
+    metavar="NUMBER=KEY",
+    callback=_converted(parse_key),
+    help="The key one number presses on every EnableX call that asks for one, e.g. "
+    "+13215550123=9 (none: no key). Repeatable.",
 )
 @click.option(
     "--ring-delay",
@@ -308,6 +318,7 @@ def build_config(options: dict[str, Any]) -> SimulatorConfig:
                 mix=options["mix"],
                 scripts=dict(options["scripts"]),
                 digits=options["digits"],
+                keys=dict(options["keys"]),
                 quirky_timestamps=0.0 if plain else 0.1,
                 variants=not plain,
             ),

@@ -35,7 +35,8 @@ class CallBuilder:
         self.adapter = adapter
         self.credentials = credentials
         self.callback_url = callback_url
-        self._template = campaign.settings.message.template()
+        self.message = campaign.settings.played_message()  # with the opt-out prompt, if any
+        self._template = self.message.template()
 
     def __call__(self, contact: DueContact, correlation_key: str) -> HttpRequest:
         call = CallRequest(
@@ -44,6 +45,8 @@ class CallBuilder:
             caller_id=self.settings.caller_id,
             message=self.render(contact),
             callback_url=self.callback_url,
+            collect_dtmf=self.settings.keys.collects_keys,
+            key_timeout=self.settings.keys.key_timeout,
         )
         try:
             return self.adapter.dial_request(call, self.credentials)
@@ -53,7 +56,7 @@ class CallBuilder:
             raise Uncallable(Outcome.REJECTED_REQUEST, str(exc)) from None
 
     def render(self, contact: DueContact) -> RenderedMessage:
-        message = self.settings.message
+        message = self.message
         content = message.body
         if self._template is not None:
             missing = self._template.missing(contact.fields)

@@ -10,10 +10,21 @@ Tasks, all on one event loop, all database work in one worker thread (`journal`)
   a dial task;
 - a dial task waits for its turn (`Pacer`), checks the contact's calling window again, sends the
   request and deals with the answer (see `sending`);
+- the do-not-call watch reads numbers added to the do-not-call list (a keypress opt-out, `suppress
+  add`) every `dnc_interval`, so that a contact claimed before its number was listed is not
+  dialled: each request checks `blocked` just before it is written (see `sending`); numbers
+  opted out through this run's own receiver are blocked at once, through `on_applied`;
 - the monitor looks at the campaign every second: a pause or a cancel from another terminal stops
   the run; the campaign's live attempts correct the count of calls in flight (calls end by webhook,
   here through `on_applied` or in another process); stale calls are reconciled or failed; progress
   is reported; the deadline is watched.
+
+With several workers on PostgreSQL (`campaigner run` on one machine or many), each run is a
+worker with a lease (`lease`): its claims are created unsent and marked as sent in batches just
+ahead of their turn (`lease.Marker`), the heartbeat (in the monitor) renews the lease and takes
+over the work of dead workers, the calls-per-second cap is shared through the database
+(`pacing.SharedPacer`) and claims stop where the campaign's calls in flight, every worker's,
+reach its cap. On SQLite the run is the only dialer (`sqlite_lock`) and paces itself (`Pacer`).
 
 A run stops when every contact is final, when nothing is due before --max-wait, at the deadline,
 on a pause or cancel, on a provider's refusal, when the circuit breaker trips, or on a signal.
@@ -54,13 +65,16 @@ from ..store.queue import (
     outcome_counts,
     outlook,
 )
+from ..store.suppressions import last_suppression_id, suppressed_since
+from ..store.workers import forget_slots, reserve_slots
 from .backoff import Backoff
 from .breaker import CircuitBreaker
 from .calls import CallBuilder
 from .clock import Clock, SystemClock
 from .http import ProviderClient, Timeouts
 from .journal import DatabaseWorker, Journal, Written
-from .pacing import Pacer
+from .lease import Marker, WorkerLease
+from .pacing import Pacer, SharedPacer
 from .progress import RateMeter, Snapshot
 from .reporting import Reporter, RunResult
 from .sending import Sender, WindowCheck
@@ -88,6 +102,9 @@ class RunOptions:
     status_interval: float = 1.0  # seconds between looks at the campaign's status
     reconcile_interval: float = 5.0  # seconds between looks for stale calls
     seed: int | None = None  # of the backoff jitter
+    lease: float = 30.0  # seconds a worker's claims outlive its last heartbeat
+    dnc_interval: float = 0.2  # seconds between looks for numbers newly on the do-not-call list
+    notify_drain: float = 10.0  # seconds spent at the end delivering the notifications left
 
 
 class Dialer:
@@ -110,11 +127,41 @@ class Dialer:
         self.builder = CallBuilder(campaign, adapter, credentials, callback_url)
         settings = campaign.settings
         self.max_in_flight = settings.max_in_flight
-        self.pacer = Pacer(settings.calls_per_second)
-        rate = self.pacer.pace.rate if self.pacer.pace else math.inf
-        self.lookahead = max(1, min(self.options.max_batch, math.ceil(rate * CLAIM_AHEAD)))
+        # Several workers may share the campaign on PostgreSQL; SQLite has one dialer.
+        self.shared = not database.is_sqlite
+        self.lease = WorkerLease(
+            self.db,
+            campaign.id,
+            self.clock,
+            self.options.lease,
+            reporter,
+            sole_dialer=not self.shared,
+        )
+        self.pacer: Pacer | SharedPacer = Pacer(settings.calls_per_second)
+        if self.shared and settings.calls_per_second:
+            pace_db = DatabaseWorker(database)
+            self.pacer = SharedPacer(
+                settings.calls_per_second,
+                partial(_reserve, pace_db, campaign.id),
+                lambda: len(self.unsent),
+                lambda: self.lease.live_workers,
+                partial(_forget, pace_db, campaign.id),
+            )
+        self.rate_cap = self.pacer.pace.rate if self.pacer.pace else math.inf
+        self.lookahead = self._lookahead(1)
+        self.marker = (
+            Marker(DatabaseWorker(database), self.lease, self.rate_cap, self.lookahead)
+            if self.shared
+            else None
+        )
         self.client = ProviderClient(adapter, self.options.timeouts)
-        self.journal = Journal(self.db, campaign.id, self.clock, self._written)
+        self.journal = Journal(
+            self.db,
+            campaign.id,
+            self.clock,
+            self._written,
+            (lambda: self.lease.id) if self.shared else (lambda: 0),
+        )
         self.windows = WindowCheck(settings.window)
         self.sender = Sender(
             self,
@@ -128,6 +175,7 @@ class Dialer:
         self.live: set[int] = set()
         self.others = 0
         self.unsent: dict[int, Claimed[Any]] = {}  # claimed, waiting for their turn
+        self.blocked: set[str] = set()  # numbers put on the do-not-call list since the run began
         self.tasks = 0  # dial tasks running
         self.dialled = 0
         self.rate = RateMeter()
@@ -143,7 +191,9 @@ class Dialer:
     # --- What other parts call --------------------------------------------------------------
 
     def on_applied(self, applied: Applied) -> None:
-        """The receiver's callback (on this loop): attempts that ended free their call slots."""
+        """The receiver's callback (on this loop): attempts that ended free their call slots;
+        numbers opted out are not dialled."""
+        self.blocked.update(applied.opted_out)
         self._finished(applied.finished)
 
     def request_stop(self, stop: Stop, message: str) -> None:
@@ -167,15 +217,39 @@ class Dialer:
     def in_flight(self) -> int:
         return len(self.live) + self.others
 
+    def take_unsent(self, attempt_id: int) -> bool:
+        """The claim leaves `unsent` (its request is about to be written, or given up)."""
+        if self.marker is not None:
+            self.marker.left(attempt_id)
+        return self.unsent.pop(attempt_id, None) is not None
+
+    def lost(self, attempt_id: int) -> None:
+        """A claim another worker has taken over (this one stalled past its lease)."""
+        self.take_unsent(attempt_id)
+        self._finished_ids([attempt_id])
+
+    def _lookahead(self, workers: int) -> int:
+        """Claims held ahead of their turn: a second of this worker's share of the pace, twice
+        over so that it can take up what others leave (all of it for a single worker)."""
+        share = self.rate_cap if workers <= 1 else 2 * self.rate_cap / workers
+        return max(1, min(self.options.max_batch, math.ceil(share * CLAIM_AHEAD)))
+
     # --- The run ----------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
         self._first_attempt = await self.db.read(last_attempt_id)
+        await self.lease.start()
+        listed_up_to = await self.db.read(last_suppression_id)
         try:
             async with anyio.create_task_group() as tasks:
                 self._tasks = tasks
                 tasks.start_soon(self.journal.run)
                 tasks.start_soon(self._monitor)
+                if self.marker is not None:
+                    tasks.start_soon(self.marker.run)
+                if isinstance(self.pacer, SharedPacer):
+                    tasks.start_soon(self.pacer.run)
+                tasks.start_soon(self._watch_do_not_call, listed_up_to)
                 await self._feed()
                 await self._drain()
                 self.journal.close()
@@ -189,6 +263,7 @@ class Dialer:
                 for attempt_id in list(self.unsent):
                     self.journal.release(attempt_id, None)
                 await self.journal.flush()
+                await self.lease.end(self._ending())
             self.client.close()
         return await self._finish()
 
@@ -237,7 +312,20 @@ class Dialer:
                 await self._wait(min(wait, self.options.max_wait))
 
     def _claim(self, now: datetime, limit: int, connection: Connection) -> Any:
-        return claim_due(connection, self.campaign, now, limit, self.builder)
+        return claim_due(
+            connection,
+            self.campaign,
+            now,
+            limit,
+            self.builder,
+            worker_id=self.lease.id,
+            sent=not self.shared,
+            max_in_flight=self.max_in_flight if self.shared else None,
+        )
+
+    def _ending(self) -> str:
+        stop = self.stop or Stop.INTERRUPTED
+        return f"{stop.value}: {self.stop_message}" if self.stop_message else stop.value
 
     async def _wait(self, seconds: float) -> None:
         """Until poked or `seconds` pass."""
@@ -292,13 +380,29 @@ class Dialer:
         else:
             self.request_stop(Stop.FINISHED, f"the campaign is {status.value}")
 
+    async def _watch_do_not_call(self, listed_up_to: int) -> None:
+        while True:
+            await anyio.sleep(self.options.dnc_interval)
+            listed_up_to, phones = await self.db.read(
+                partial(
+                    suppressed_since,
+                    campaign_id=self.campaign.id,
+                    after_id=listed_up_to,
+                )
+            )
+            self.blocked.update(phones)
+
     # --- The monitor ------------------------------------------------------------------------
 
     async def _monitor(self) -> None:
         next_reconcile = time.monotonic() + self.options.reconcile_interval
         next_report = time.monotonic() + min(self.reporter.interval, 1.0)
+        next_beat = time.monotonic() + self.lease.interval
         while True:
             await anyio.sleep(self.options.status_interval)
+            if time.monotonic() >= next_beat:
+                await self._beat()
+                next_beat = time.monotonic() + self.lease.interval
             before = set(self.live)
             status, live_ids = await self.db.read(self._look)
             self._finished_ids(before - live_ids)
@@ -313,6 +417,16 @@ class Dialer:
             if time.monotonic() >= next_report:
                 self.reporter.progress(await self._snapshot())
                 next_report = time.monotonic() + self.reporter.interval
+
+    async def _beat(self) -> None:
+        if not await self.lease.beat():
+            self.request_stop(
+                Stop.LEASE_LOST,
+                f"worker {self.lease.id} lost its lease (it stalled for longer than "
+                f"{self.options.lease:g}s): another worker has taken over its claims and calls",
+            )
+        elif self.shared:
+            self.lookahead = self._lookahead(self.lease.live_workers)
 
     def _look(self, connection: Connection) -> tuple[CampaignStatus, set[int]]:
         status = connection.execute(
@@ -376,6 +490,18 @@ def _later_words(decision: Later, now: datetime) -> str:
         else "calling windows are closed or retries are waiting"
     )
     return f"no contact is due for {format_duration(max(0, wait))} ({why})"
+
+
+async def _reserve(
+    db: DatabaseWorker, campaign_id: int, second: int, want: int, size: int
+) -> tuple[int, int]:
+    return await db.write(
+        partial(reserve_slots, campaign_id=campaign_id, second=second, want=want, size=size)
+    )
+
+
+async def _forget(db: DatabaseWorker, campaign_id: int, before_second: int) -> None:
+    await db.write(partial(forget_slots, campaign_id=campaign_id, before_second=before_second))
 
 
 def _contact_counts(connection: Connection, campaign_id: int) -> dict[ContactState, int]:

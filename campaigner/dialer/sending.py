@@ -1,7 +1,9 @@
 """Sending one dial request, and what each answer leads to; reconciling calls gone quiet.
 
 A dial task (one per claimed contact) waits for its turn, checks the contact's calling window once
-more (the claim was up to half a second ago) and sends. Then:
+more (the claim was up to half a second ago) and that its number has not been put on the
+do-not-call list since (`Dialer.blocked`: then the claim is given back, and the contact is
+suppressed), and sends. Then:
 
 - Accepted: the call id is recorded (the journal batches it); orphan events are matched then.
 - Refused: not a call: recorded as `rejected_request` (the contact is due again, its attempt not
@@ -126,6 +128,9 @@ class Sender:
         dialer.tasks += 1
         self.sending.add(attempt_id)
         try:
+            if dialer.marker is not None and not await dialer.marker.wait(attempt_id):
+                dialer.lost(attempt_id)  # taken over by another worker: not this one's to send
+                return
             await self._send(attempt_id, claimed.request, claimed.contact, sent_before=False)
         finally:
             self.sending.discard(attempt_id)
@@ -149,7 +154,7 @@ class Sender:
                 result, status = await dialer.client.send(request, ready)
             except Withdrawn as withdrawn:
                 if not sent_before:
-                    dialer.unsent.pop(attempt_id, None)
+                    dialer.take_unsent(attempt_id)
                     dialer.journal.release(attempt_id, withdrawn.due_again)
                 return
             if isinstance(result, Accepted):
@@ -177,7 +182,7 @@ class Sender:
                 self._transient(result, status)
             if dialer.stop is not None:
                 if not sent_before:  # a transient failure placed no call: give the claim back
-                    dialer.unsent.pop(attempt_id, None)
+                    dialer.take_unsent(attempt_id)
                     dialer.journal.release(attempt_id, None)
                 return
             failures += 1
@@ -195,11 +200,13 @@ class Sender:
         await dialer.pacer.turn()
         if dialer.stop is not None:
             raise Withdrawn(None)
+        if contact.phone in dialer.blocked:  # put on the do-not-call list since it was claimed
+            raise Withdrawn(None)
         closed_until = dialer.windows.closed_until(contact, dialer.clock.now())
         if closed_until is not None:
             raise Withdrawn(closed_until)
         # Out of `unsent` just before the first write: whatever happens next, it may have left.
-        if dialer.unsent.pop(attempt_id, None) is not None:
+        if dialer.take_unsent(attempt_id):
             dialer.dialled += 1
             dialer.rate.add(time.monotonic())
             if len(dialer.unsent) == dialer.lookahead // 2:
@@ -263,6 +270,7 @@ class Sender:
                 live_attempts,
                 campaign_id=dialer.campaign.id,
                 requested_before=now - timedelta(seconds=call_timeout / 2),
+                owner=dialer.lease.id or None,
             )
         )
         for attempt in quiet:

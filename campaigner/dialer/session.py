@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import secrets
 import signal
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio import CancelScope
@@ -29,6 +30,7 @@ from ..config import Settings
 from ..db import Database
 from ..errors import ConfigError
 from ..model import CampaignStatus, ContactState
+from ..notifications import NotificationSender
 from ..providers import ProviderAdapter, adapter_for
 from ..receiver import WebhookAuth, create_app, serving
 from ..store.attempts import Applied
@@ -56,15 +58,78 @@ async def run_campaign(
     receiver: ReceiverOptions | None = None,
     handle_signals: bool = False,
 ) -> RunResult:
-    """Dial campaign `name` until it stops (see `engine`); the result says why."""
-    options = options or RunOptions()
-    receiver = receiver or ReceiverOptions()
+    """Dial campaign `name` until it stops (see `engine`); the result says why.
+
+    Outcome notifications (of any campaign) are sent beside the dialer when the notification
+    secret is set, which a campaign with a notify URL requires."""
     with database.read() as connection:
         campaign = get_campaign(connection, name)
+    secret = settings.get("notify", "secret")
+    if campaign.settings.notify_url is not None and not secret:
+        raise ConfigError(
+            f"campaign {campaign.name!r} sends notifications to {campaign.settings.notify_url}: "
+            "set CAMPAIGNER_NOTIFY_SECRET (or `secret` under [notify] in campaigner.toml) to sign "
+            "them"
+        )
+    options = options or RunOptions()
+    dialing = partial(
+        _run_campaign,
+        database,
+        campaign,
+        settings,
+        reporter=reporter,
+        options=options,
+        receiver=receiver or ReceiverOptions(),
+        handle_signals=handle_signals,
+    )
+    if not secret:
+        return await dialing()
+    sender = NotificationSender(database, secret)
+    return await _notifying(sender, dialing, reporter, options.notify_drain)
+
+
+async def _notifying(
+    sender: NotificationSender,
+    dialing: Callable[[], Awaitable[RunResult]],
+    reporter: Reporter,
+    drain: float,
+) -> RunResult:
+    """Send notifications while dialing; at the end, up to `drain` seconds delivering the rest
+    (the campaign's completion, retries falling due), so that a run from cron leaves little
+    behind. What is left waits for the next run or `campaigner serve`."""
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(sender.run)
+            result = await dialing()
+            tasks.cancel_scope.cancel()
+        left = await sender.drain(drain)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await sender.close()
+    if left:
+        reporter.note(
+            "notifications.undelivered",
+            f"{left} outcome notification(s) not delivered yet: they are retried by the next "
+            "`campaigner run` or by `campaigner serve`",
+        )
+    return result
+
+
+async def _run_campaign(
+    database: Database,
+    campaign: Campaign,
+    settings: Settings,
+    *,
+    reporter: Reporter,
+    options: RunOptions,
+    receiver: ReceiverOptions,
+    handle_signals: bool,
+) -> RunResult:
     adapter = adapter_for(campaign.settings.provider)
     credentials = adapter.credentials(settings)  # ConfigError before anything changes
     adapter.check_message(campaign.settings.message)
     adapter.check_caller_id(campaign.settings.caller_id)
+    adapter.check_keys(campaign.settings.keys)
     with database.write() as connection:
         started = _make_running(connection, campaign, reporter)
     if isinstance(started, RunResult):

@@ -106,12 +106,14 @@ def notify_campaign(conn: Connection, campaign_id: int, now: datetime) -> int:
     contacts counted by state and by response, if it has a notify URL; 1 if a row was written.
 
     Each completion gets its own id: a completed campaign resumed with new contacts and completed
-    again is notified again."""
+    again is notified again. First, any final contact without a notification gets one (those made
+    final by a claim: found on the do-not-call list, or a number the provider cannot dial)."""
     campaign = (
         conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).mappings().first()
     )
     if campaign is None or campaign["notify_url"] is None:
         return 0
+    _notify_the_rest(conn, campaign_id, now)
     status = campaign["status"]
     kind = CAMPAIGN_CANCELLED if status == "cancelled" else CAMPAIGN_COMPLETED
     earlier = conn.execute(
@@ -147,6 +149,24 @@ def notify_campaign(conn: Connection, campaign_id: int, now: datetime) -> int:
     }
     row = _row(notification_id, campaign_id, None, campaign["notify_url"], payload)
     return _insert(conn, [row | {"created_at": now, "next_attempt_at": now}])
+
+
+def _notify_the_rest(conn: Connection, campaign_id: int, now: datetime) -> None:
+    notified = set(
+        conn.execute(
+            select(notifications.c.contact_id).where(
+                notifications.c.campaign_id == campaign_id, notifications.c.contact_id.is_not(None)
+            )
+        ).scalars()
+    )
+    final = conn.execute(
+        select(contacts.c.id).where(
+            contacts.c.campaign_id == campaign_id, contacts.c.state.in_(_FINAL_STATES)
+        )
+    ).scalars()
+    missing = [contact_id for contact_id in final if contact_id not in notified]
+    if missing:
+        notify_contacts(conn, missing, now)
 
 
 def _row(

@@ -4,6 +4,7 @@
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(sender.run)     # until cancelled
     await sender.drain(timeout=10)       # or: send what is due now, then return
+    await sender.close()
 
 It runs in `campaigner run` (beside the dialer, in its own task and database thread, so the
 dialer's hot path never waits for it) and in `campaigner serve`. Several processes may run one:
@@ -80,24 +81,26 @@ class NotificationSender:
         return delay * (0.5 + self._rng.random() / 2)
 
     async def run(self) -> None:
-        """Send due rows until cancelled; between batches, wait for a poke or the poll interval."""
-        try:
-            while True:
-                sent = await self._send_batch()
-                if sent < self._batch:
-                    with anyio.move_on_after(self._poll):
-                        await self._poked.wait()
-                    self._poked = anyio.Event()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.close()
+        """Send due rows until cancelled; between batches, wait for a poke or the poll interval.
+        The owner `close()`s the sender afterwards."""
+        while True:
+            sent = await self._send_batch()
+            if sent < self._batch:
+                with anyio.move_on_after(self._poll):
+                    await self._poked.wait()
+                self._poked = anyio.Event()
 
     async def drain(self, timeout: float) -> int:
-        """Send what is due now (a retry due later waits for the next run); the rows still
-        undelivered."""
+        """Send the undelivered rows, waiting for retries that fall due within `timeout` seconds;
+        returns how many are still undelivered."""
         with anyio.move_on_after(timeout):
-            while await self._send_batch():
-                pass
+            while True:
+                if await self._send_batch():
+                    continue
+                due = await self.next_due()
+                if due is None:
+                    break
+                await anyio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
         return await self.undelivered()
 
     async def undelivered(self) -> int:

@@ -6,7 +6,15 @@ on the vendor's own paths, plays each call out as that vendor's webhooks, inject
 demand, and keeps a `Ledger` of every call it was asked to place.
 """
 
-from .behaviour import Behaviour, Mix, digit_mix, outcome_mix, parse_outcome, parse_script
+from .behaviour import (
+    Behaviour,
+    Mix,
+    digit_mix,
+    outcome_mix,
+    parse_key,
+    parse_outcome,
+    parse_script,
+)
 from .config import Credentials, SimulatorConfig, Timing, WebhookPolicy
 from .faults import FaultInjector, FaultPlan
 from .ledger import (
@@ -42,6 +50,7 @@ __all__ = [
     "digit_mix",
     "max_in_any_second",
     "outcome_mix",
+    "parse_key",
     "parse_outcome",
     "parse_script",
     "running_simulator",

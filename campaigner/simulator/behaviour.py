@@ -92,6 +92,17 @@ def digit_mix(text: str) -> Mix:
     return mix
 
 
+def parse_key(text: str) -> tuple[str, str]:
+    """`+13215550123=9`: the key that number presses on every call (`none`: no key)."""
+    number, sep, key = text.partition("=")
+    key = key.strip().lower()
+    if not sep or not number.strip().startswith("+") or not key:
+        raise ValidationError(f"key {text!r} must look like +13215550123=9 (or =none)")
+    if key != NO_DIGIT and (len(key) != 1 or key not in "0123456789*#"):
+        raise ValidationError(f"key {text!r}: {key!r} is not a key (0-9, *, #, none)")
+    return number.strip(), key
+
+
 def parse_script(text: str) -> tuple[str, tuple[Outcome, ...]]:
     """`+13215550123=busy,delivered`: that number's outcomes, attempt by attempt."""
     number, sep, outcomes = text.partition("=")
@@ -114,12 +125,17 @@ class Behaviour:
     mix: Mix = DEFAULT_MIX
     scripts: Mapping[str, tuple[Outcome, ...]] = field(default_factory=dict)
     digits: Mix = DEFAULT_DIGITS
+    keys: Mapping[str, str] = field(default_factory=dict)  # number -> its key, or `none`
     quirky_timestamps: float = 0.0
     variants: bool = False
     dtmfcollected_events: bool = False  # EnableX: also send the `voice_Id` dtmfcollected event
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scripts", MappingProxyType(dict(self.scripts)))
+        object.__setattr__(self, "keys", MappingProxyType(dict(self.keys)))
+        for number, key in self.keys.items():
+            if key != NO_DIGIT and (len(key) != 1 or key not in "0123456789*#"):
+                raise ValidationError(f"key for {number}: {key!r} is not a key (0-9, *, #, none)")
         for number, script in self.scripts.items():
             if not script:
                 raise ValidationError(f"script for {number} names no outcome")
@@ -135,7 +151,10 @@ class Behaviour:
             return script[min(attempt, len(script) - 1)]
         return Outcome(self.mix.pick(rng))
 
-    def digit(self, rng: random.Random) -> str | None:
-        """The key an EnableX callee presses when the play asks for one; None: no key."""
-        key = self.digits.pick(rng)
+    def digit(self, rng: random.Random, to: str | None = None) -> str | None:
+        """The key an EnableX callee presses when the play asks for one (the number's own key,
+        if it has one, else one from the mix); None: no key."""
+        key = self.keys.get(to) if to is not None else None
+        if key is None:
+            key = self.digits.pick(rng)
         return None if key == NO_DIGIT else key

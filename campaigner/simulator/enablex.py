@@ -188,7 +188,7 @@ def plan(call: Call, config: SimulatorConfig, start: datetime) -> Plan:
 def _play_end(events: _Events, behaviour: Behaviour, at: float) -> list[Step]:
     if not events.call.request.dtmf:
         return [events.play(at, "playfinished")]
-    digit = behaviour.digit(events.call.rng)
+    digit = behaviour.digit(events.call.rng, events.call.request.to)
     if digit is None:
         return [events.play(at, "menutimeout")]
     steps = [events.play(at, "digitcollected", digit)]

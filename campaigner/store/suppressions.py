@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.schema import campaigns, contacts, suppressions
@@ -132,6 +132,30 @@ def list_suppressions(connection: Connection, campaign_id: int | None = None) ->
             or_(suppressions.c.campaign_id.is_(None), suppressions.c.campaign_id == campaign_id)
         )
     return [Suppression(*row) for row in connection.execute(query)]
+
+
+def last_suppression_id(connection: Connection) -> int:
+    """The newest entry's id (0 when the list is empty): where `suppressed_since` starts."""
+    newest: int = connection.execute(
+        select(func.coalesce(func.max(suppressions.c.id), 0))
+    ).scalar_one()
+    return newest
+
+
+def suppressed_since(
+    connection: Connection, campaign_id: int, after_id: int
+) -> tuple[int, list[str]]:
+    """Numbers listed after entry `after_id` that apply to this campaign (its own or global),
+    and the newest id seen: the dialer's cheap look for numbers listed while it runs."""
+    rows = connection.execute(
+        select(suppressions.c.id, suppressions.c.phone, suppressions.c.campaign_id)
+        .where(suppressions.c.id > after_id)
+        .order_by(suppressions.c.id)
+    ).all()
+    newest = rows[-1][0] if rows else after_id
+    return newest, [
+        phone for _, phone, listed_for in rows if listed_for is None or listed_for == campaign_id
+    ]
 
 
 def _listed(connection: Connection, phones: Sequence[str], campaign_id: int | None) -> set[str]:

@@ -39,6 +39,7 @@ from ...providers import (
     WebhookResult,
     adapter_for,
 )
+from ..responses import record_responses
 from ._contacts import give_back_refused, settle_contacts
 from ._results import NOTHING, Applied, AttemptFinished, EventStatus, FollowUpNeeded
 from ._rows import ATTEMPT_COLUMNS, LiveAttempt, chunks, load_attempts, serialise, write_attempts
@@ -326,7 +327,11 @@ def _apply(
             follow_ups.append(FollowUpNeeded(attempt.id, provider, hang_up_id, result.follow_up))
     touched = [attempt for attempt in by_id.values() if attempt.changed]
     write_attempts(conn, touched)
-    return filed, Applied(settle_contacts(conn, touched, now), follow_ups)
+    pressed = [
+        (a.campaign_id, a.contact_id, a.dtmf) for a in touched if a.dtmf and a.dtmf != a.dtmf_before
+    ]
+    opted_out = record_responses(conn, pressed, now) if pressed else []
+    return filed, Applied(settle_contacts(conn, touched, now), follow_ups, opted_out)
 
 
 def _headers(content_type: str | None) -> dict[str, str]:

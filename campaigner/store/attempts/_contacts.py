@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, exists, func, or_, select, update
 from ...campaigns import RetryPolicy
 from ...db.schema import attempts, campaigns, contacts, suppressions
 from ...model import CampaignStatus, ContactState, Outcome
+from ...notifications import notify_contacts
 from ...retry import decide
 from ._results import AttemptFinished
 from ._rows import LiveAttempt, chunks
@@ -28,6 +29,7 @@ class _Contact:
     suppressed: bool  # its number is on the do-not-call list (global or its campaign's)
     policy: RetryPolicy  # its campaign's
     campaign_cancelled: bool
+    notifies: bool  # its campaign has a notify URL
 
     def pending_or_not(self) -> ContactState:
         """PENDING, unless the number was suppressed or the campaign cancelled during the call."""
@@ -44,7 +46,8 @@ def settle_contacts(
     A new outcome: `retry.decide`, if the contact is still in progress with this attempt as its
     latest (a contact cancelled or suppressed meanwhile keeps its state). A `no_answer` corrected
     to `delivered`: the contact becomes delivered if it was waiting for a retry or left
-    `no_answer` by this attempt. Returns the attempts that got their first outcome.
+    `no_answer` by this attempt. A contact made final whose campaign has a notify URL gets its
+    notification in this transaction. Returns the attempts that got their first outcome.
     """
     new = [a for a in settled if a.outcome_before is None and a.outcome is not None]
     corrected = [
@@ -80,6 +83,7 @@ def settle_contacts(
             )
     if changes:
         conn.execute(_UPDATE_CONTACT, changes)
+        _notify_final(conn, people, changes, now)
     return [
         AttemptFinished(a.id, a.contact_id, a.campaign_id, a.outcome)
         for a in new
@@ -118,6 +122,7 @@ def give_back_refused(
         ),
         changes,
     )
+    _notify_final(conn, people, changes, now)
     return [
         AttemptFinished(a.id, a.contact_id, a.campaign_id, Outcome.REJECTED_REQUEST)
         for a in refused
@@ -134,6 +139,18 @@ _UPDATE_CONTACT = (
         updated_at=bindparam("c_updated_at"),
     )
 )
+
+
+def _notify_final(
+    conn: Connection, people: dict[int, _Contact], changes: list[dict[str, Any]], now: datetime
+) -> None:
+    final = [
+        change["c_id"]
+        for change in changes
+        if people[change["c_id"]].notifies and ContactState(change["c_state"]).is_final
+    ]
+    if final:
+        notify_contacts(conn, final, now)
 
 
 def _contact_row(
@@ -172,6 +189,7 @@ def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contac
             contacts.c.last_outcome,
             latest,
             suppressed,
+            campaigns.c.notify_url,
             campaigns.c.status,
             campaigns.c.max_attempts,
             campaigns.c.retry_delay_busy,
@@ -186,7 +204,7 @@ def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contac
     found: dict[int, _Contact] = {}
     for chunk in chunks(sorted(contact_ids)):
         for row in conn.execute(query.where(contacts.c.id.in_(chunk))):
-            (id_, campaign_id, state, made, last, latest_number, on_list, status, *policy) = row
+            (id_, campaign_id, state, made, last, latest, on_list, url, status, *policy) = row
             if campaign_id not in policies:
                 busy, no_answer, failed = policy[1:]
                 delays = {Outcome.BUSY: busy, Outcome.NO_ANSWER: no_answer, Outcome.FAILED: failed}
@@ -197,9 +215,10 @@ def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contac
                 state=ContactState(state),
                 attempts=made,
                 last_outcome=Outcome(last) if last else None,
-                latest_attempt=latest_number or 0,
+                latest_attempt=latest or 0,
                 suppressed=bool(on_list),
                 policy=policies[campaign_id],
                 campaign_cancelled=status == CampaignStatus.CANCELLED.value,
+                notifies=url is not None,
             )
     return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ...model import Outcome, Provider
 from ...providers import FollowUp
@@ -44,12 +44,14 @@ class Applied:
 
     finished: list[AttemptFinished]
     follow_ups: list[FollowUpNeeded]
+    opted_out: list[str] = field(default_factory=list)  # numbers put on the do-not-call list
 
     @staticmethod
     def merge(*parts: Applied) -> Applied:
         return Applied(
             [item for part in parts for item in part.finished],
             [item for part in parts for item in part.follow_ups],
+            [item for part in parts for item in part.opted_out],
         )
 
 

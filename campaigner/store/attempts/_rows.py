@@ -63,6 +63,7 @@ class LiveAttempt:
         "contact_id",
         "correlation_key",
         "dtmf",
+        "dtmf_before",
         "ended_at",
         "error",
         "id",
@@ -91,6 +92,7 @@ class LiveAttempt:
         self.provider_reason: str | None = row[12]
         self.error: str | None = row[13]
         self.outcome_before = self.outcome
+        self.dtmf_before = self.dtmf
         self._stored = self._values()
 
     def _values(self) -> tuple[Any, ...]:
