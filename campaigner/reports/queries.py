@@ -243,7 +243,7 @@ def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:
     rows = connection.execute(
         select(imports.c.id, imports.c.file_name).where(imports.c.campaign_id == campaign_id)
     )
-    return {int(import_id): str(name) for import_id, name in rows.tuples()}
+    return {int(import_id): str(name) for import_id, name in rows}
 
 
 def _call_ids(connection: Connection) -> ColumnElement[Any]:
@@ -533,4 +533,4 @@ def pending_zones(connection: Connection, campaign_id: int) -> Mapping[str, int]
         )
         .group_by(contacts.c.timezone)
     )
-    return {str(zone): int(count) for zone, count in rows.tuples()}
+    return {str(zone): int(count) for zone, count in rows}
