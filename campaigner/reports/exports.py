@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TextIO
@@ -22,17 +22,16 @@ from sqlalchemy import Connection
 from ..campaigns import Campaign
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
-    Clock,
+    FORMULA_STARTS,
     Filters,
+    LocalTimes,
     attempt_query,
     campaign_summary,
     contact_query,
     field_names,
     import_files,
     iso,
-    local_iso,
     reject_rows,
-    seconds_between,
     stream,
 )
 
@@ -68,20 +67,6 @@ CONTACT_COLUMNS = (
     "import_file",
     "source_row",
 )
-# Columns whose text came from outside (a CSV, a provider, a callee's keypad).
-_FREE_TEXT = frozenset(
-    {
-        "phone_raw",
-        "reason",
-        "dtmf",
-        "response",
-        "provider_reason",
-        "provider_call_ids",
-        "timezone",
-        "import_file",
-    }
-)
-
 ATTEMPT_COLUMNS = (
     "phone",
     "attempt",
@@ -101,14 +86,11 @@ ATTEMPT_COLUMNS = (
     "contact_state",
     "timezone",
 )
-_ATTEMPT_FREE_TEXT = frozenset({"provider_call_id", "provider_reason", "dtmf", "error"})
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def neutralise(value: str) -> str:
     """A cell a spreadsheet shows as text, never runs (OWASP CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 @dataclass(frozen=True)
@@ -117,115 +99,92 @@ class Rows:
 
     columns: tuple[str, ...]
     fields: tuple[str, ...]  # the original CSV columns, after `columns`
-    free_text: frozenset[int]  # indexes of the cells to neutralise in CSV
-    rows: Iterator[list[Any]]
+    rows: Iterator[Sequence[Any]]
 
 
-def contact_rows(connection: Connection, campaign: Campaign, filters: Filters) -> Rows:
-    """One row per contact, then one per rejected or duplicate CSV row (with its reason)."""
+def contact_rows(
+    connection: Connection, campaign: Campaign, filters: Filters, *, neutralise: bool = False
+) -> Rows:
+    """One row per contact, then one per rejected or duplicate CSV row (with its reason).
+
+    `neutralise`: make free-text cells safe for spreadsheets (CSV)."""
     names = field_names(connection, campaign.id)
-    files = import_files(connection, campaign.id)
-    clock = Clock(connection.dialect.name == "sqlite")
-    query = contact_query(connection, campaign.id, names, filters)
+    clean = neutralise_cell if neutralise else _same
+    files = {key: clean(name) for key, name in import_files(connection, campaign.id).items()}
+    query = contact_query(connection, campaign.id, names, filters, neutralise=neutralise)
     fixed = len(CONTACT_COLUMNS)
 
-    def generate() -> Iterator[list[Any]]:
-        utc, zone_of = clock.utc, clock.zone
+    def generate() -> Iterator[Sequence[Any]]:
+        local = LocalTimes().local
         files_get = files.get
+        # Columns 0-19 of the query; the two local times and the file name are added here.
         for row in stream(connection, query):
-            zone = zone_of(row[15])
-            first, last = utc(row[6]), utc(row[7])
-            answered, ended = utc(row[8]), utc(row[9])
-            yield [
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                iso(first),
-                local_iso(first, zone),
-                iso(last),
-                local_iso(last, zone),
-                iso(answered),
-                iso(ended),
-                seconds_between(answered, ended),
-                row[10],
-                row[11],
-                iso(utc(row[12])),
-                row[13],
-                row[14],
-                row[15],
-                row[16],
-                files_get(row[17]),
-                row[18],
+            zone = row[16]
+            yield (
+                *row[:7],
+                local(row[6], zone),
+                row[7],
+                local(row[7], zone),
+                *row[8:18],
+                files_get(row[18]),
                 *row[19:],
-            ]
-        blank = [None] * (fixed - 6)
+            )
+        blank = (None,) * (fixed - 8)
         for import_id, number, raw, reason, duplicate, fields in reject_rows(
             connection, campaign.id, filters
         ):
-            state = DUPLICATE if duplicate else REJECTED
-            values = [fields.get(name) for name in names]
-            head = [None, raw, state, None, reason, 0]
-            yield [*head, *blank[:-2], files_get(import_id), number, *_texts(values)]
+            values = (_text(fields.get(name)) for name in names)
+            yield (
+                None,
+                clean(raw),
+                DUPLICATE if duplicate else REJECTED,
+                None,
+                clean(reason),
+                0,
+                *blank,
+                files_get(import_id),
+                number,
+                *(clean(value) for value in values),
+            )
 
-    free = {i for i, name in enumerate(CONTACT_COLUMNS) if name in _FREE_TEXT}
-    free.update(range(fixed, fixed + len(names)))
-    return Rows(CONTACT_COLUMNS, tuple(names), frozenset(free), generate())
+    return Rows(CONTACT_COLUMNS, tuple(names), generate())
 
 
-def _texts(values: Sequence[Any]) -> list[str | None]:
+def _same(value: Any) -> Any:
+    return value
+
+
+def neutralise_cell(value: Any) -> Any:
+    """`neutralise` for any cell: only text can start a formula."""
+    return neutralise(value) if isinstance(value, str) else value
+
+
+def _text(value: Any) -> str | None:
     """Rejected rows keep whatever the CSV held: a list of extra values is written as JSON."""
-    return [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
+    return value if value is None or isinstance(value, str) else json.dumps(value)
 
 
-def attempt_rows(connection: Connection, campaign: Campaign, filters: Filters) -> Rows:
+def attempt_rows(
+    connection: Connection, campaign: Campaign, filters: Filters, *, neutralise: bool = False
+) -> Rows:
     """One row per call placed, in the order they were placed."""
-    clock = Clock(connection.dialect.name == "sqlite")
-    query = attempt_query(campaign.id, filters)
+    query = attempt_query(connection, campaign.id, filters, neutralise=neutralise)
 
-    def generate() -> Iterator[list[Any]]:
-        utc, zone_of = clock.utc, clock.zone
+    def generate() -> Iterator[Sequence[Any]]:
+        local = LocalTimes().local
         for row in stream(connection, query):
-            requested, answered, ended = utc(row[5]), utc(row[6]), utc(row[7])
-            yield [
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                iso(requested),
-                local_iso(requested, zone_of(row[14])),
-                iso(answered),
-                iso(ended),
-                seconds_between(answered, ended),
-                row[8],
-                row[9],
-                row[10],
-                row[11],
-                row[12],
-                row[13],
-                row[14],
-            ]
+            yield (*row[:6], local(row[5], row[15]), *row[6:])
 
-    free = {i for i, name in enumerate(ATTEMPT_COLUMNS) if name in _ATTEMPT_FREE_TEXT}
-    return Rows(ATTEMPT_COLUMNS, (), frozenset(free), generate())
+    return Rows(ATTEMPT_COLUMNS, (), generate())
 
 
 def write_csv(rows: Rows, out: TextIO) -> int:
-    """Write `rows` as CSV; returns how many rows were written."""
+    """Write `rows` as CSV (their cells already neutralised); returns how many were written."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*rows.columns, *(_field_header(name, rows.columns) for name in rows.fields)])
-    free = sorted(rows.free_text)
-    starts = _FORMULA_STARTS
     count = 0
     write = writer.writerow
     for row in rows.rows:
-        for i in free:
-            value = row[i]
-            if value and value.startswith(starts):
-                row[i] = "'" + value
         write(row)
         count += 1
     return count
@@ -284,10 +243,8 @@ def export(
 ) -> int:
     """Write the campaign's rows to `out` in `fmt` (csv, jsonl or json); returns the row count."""
     filters = filters or Filters()
-    build: Callable[[Connection, Campaign, Filters], Rows] = (
-        attempt_rows if per_attempt else contact_rows
-    )
-    rows = build(connection, campaign, filters)
+    build = attempt_rows if per_attempt else contact_rows
+    rows = build(connection, campaign, filters, neutralise=fmt is Format.CSV)
     if fmt is Format.CSV:
         return write_csv(rows, out)
     if fmt is Format.JSONL:

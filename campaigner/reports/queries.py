@@ -3,8 +3,8 @@
 Exports never hold a campaign in memory: each is one query, joined and aggregated in SQL (a
 contact's first and last attempt are found through the unique (contact_id, attempt_number) index),
 read with a server-side cursor (`stream_results`) in batches of `BATCH` rows. Times are read
-without the `UTCDateTime` conversion (`_raw`) and converted once per value by `Clock`, the
-cheapest way on each backend.
+as ISO 8601 text written by the database (`iso_text`); local times are derived from that text
+(`LocalTimes`). For CSV, the database also neutralises formula-looking cells (`text_cell`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    DateTime,
     Integer,
     Select,
     String,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -115,25 +117,46 @@ def earliest_retry(connection: Connection, campaign_id: int, after: datetime) ->
 # --- Times ---------------------------------------------------------------------------------------
 
 
-def _raw(column: Any) -> ColumnElement[Any]:
-    """A time column as the driver returns it: a string on SQLite, a datetime on PostgreSQL."""
-    return type_coerce(column, String)
+def iso_text(connection: Connection, column: Any) -> ColumnElement[Any]:
+    """A stored (UTC) time as ISO 8601 text to the second, `2026-11-20T14:03:09Z`, written by
+    the database: formatting a million times in Python would cost more than the whole query."""
+    if connection.dialect.name == "sqlite":
+        # Stored as `2026-11-20 14:03:09.123456`.
+        day = type_coerce(func.substr(column, 1, 10), String)
+        return day + "T" + type_coerce(func.substr(column, 12, 8), String) + "Z"
+    return func.to_char(
+        func.timezone("UTC", type_coerce(column, DateTime(timezone=True))),
+        'YYYY-MM-DD"T"HH24:MI:SS"Z"',
+    )
 
 
-class Clock:
-    """Turns raw stored times into ISO 8601 text, in UTC and in a contact's own zone."""
+def seconds_text(connection: Connection, start: Any, end: Any) -> ColumnElement[Any]:
+    """Whole seconds from `start` to `end` (NULL if either is), by the database."""
+    if connection.dialect.name == "sqlite":
+        span = (func.julianday(end) - func.julianday(start)) * 86400
+    else:
+        span = func.extract("epoch", type_coerce(end, DateTime) - type_coerce(start, DateTime))
+    return cast(func.round(span), Integer)
 
-    def __init__(self, sqlite: bool) -> None:
-        self._sqlite = sqlite
+
+def iso(moment: datetime | None) -> str | None:
+    """A time as ISO 8601 text to the second, with its offset."""
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+class LocalTimes:
+    """ISO 8601 UTC text (`iso_text`) turned into a contact's local time, `...T09:03:09-05:00`.
+
+    Offsets change only at a zone's transitions, which fall on whole minutes: the local minute
+    and offset of each (zone, UTC minute) are worked out once and kept, so that each value costs
+    a dictionary look-up and a concatenation.
+    """
+
+    LIMIT = 200_000  # cached minutes; the cache starts again past this
+
+    def __init__(self) -> None:
         self._zones: dict[str, ZoneInfo | None] = {}
-
-    def utc(self, value: Any) -> datetime | None:
-        if value is None:
-            return None
-        if self._sqlite:
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        moment: datetime = value
-        return moment
+        self._minutes: dict[str, tuple[str, str] | None] = {}
 
     def zone(self, name: str) -> ZoneInfo | None:
         try:
@@ -146,21 +169,28 @@ class Clock:
             self._zones[name] = found
             return found
 
+    def local(self, utc: str | None, zone_name: str) -> str | None:
+        if utc is None:
+            return None
+        key = zone_name + utc[:16]
+        try:
+            known = self._minutes[key]
+        except KeyError:
+            known = self._minute(utc, zone_name)
+            if len(self._minutes) >= self.LIMIT:
+                self._minutes.clear()
+            self._minutes[key] = known
+        if known is None:
+            return None
+        return known[0] + utc[16:19] + known[1]
 
-def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat(timespec="seconds")
-
-
-def local_iso(moment: datetime | None, zone: ZoneInfo | None) -> str | None:
-    if moment is None or zone is None:
-        return None
-    return moment.astimezone(zone).isoformat(timespec="seconds")
-
-
-def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, round((end - start).total_seconds()))
+    def _minute(self, utc: str, zone_name: str) -> tuple[str, str] | None:
+        zone = self.zone(zone_name)
+        if zone is None:
+            return None
+        moment = datetime.fromisoformat(utc[:16] + "+00:00").astimezone(zone)
+        text = moment.isoformat(timespec="minutes")
+        return text[:16], text[16:]
 
 
 def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
@@ -168,6 +198,29 @@ def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
     if connection.dialect.name == "sqlite":
         return cast(func.strftime("%s", column), Integer)
     return cast(func.extract("epoch", column), BigInteger)
+
+
+# Where a spreadsheet cell starts a formula (OWASP CSV injection); PostgreSQL text has no NUL.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def text_cell(connection: Connection, column: Any, neutralise: bool) -> ColumnElement[Any]:
+    """A free-text column, prefixed with `'` by the database when it would start a formula."""
+    text = type_coerce(column, String)
+    if not neutralise:
+        return text
+    starts: ColumnElement[Any] = literal_column(f"({_FORMULA_SQL}, {_controls(connection)})")
+    return case((func.substr(text, 1, 1).op("IN")(starts), literal("'") + text), else_=text)
+
+
+_FORMULA_SQL = "'=', '+', '-', '@'"
+
+
+def _controls(connection: Connection) -> str:
+    """Tab, CR and NUL in SQL (PostgreSQL text cannot hold NUL)."""
+    if connection.dialect.name == "sqlite":
+        return "char(9), char(13), char(0)"
+    return "chr(9), chr(13)"
 
 
 # --- Filters -------------------------------------------------------------------------------------
@@ -246,24 +299,40 @@ def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:
     return {int(import_id): str(name) for import_id, name in rows}
 
 
-def _call_ids(connection: Connection) -> ColumnElement[Any]:
-    """A contact's provider call ids, in attempt order, space-separated."""
+def _call_ids(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
+    """A contact's provider call ids, in attempt order, space-separated: computed once in a
+    subquery, and neutralised for CSV there (a CASE outside would run the subquery again)."""
     if connection.dialect.name == "postgresql":
+        guarded = _guard_sql("substr(ids.v, 1, 1)", "ids.v", connection, neutralise)
         return literal_column(
-            "(SELECT string_agg(a.provider_call_id, ' ' ORDER BY a.attempt_number) "
-            "FROM attempts AS a WHERE a.contact_id = contacts.id)"
+            f"(SELECT {guarded} FROM (SELECT string_agg(a.provider_call_id, ' ' ORDER BY "
+            "a.attempt_number) AS v FROM attempts AS a WHERE a.contact_id = contacts.id) AS ids)"
         )
     # SQLite < 3.44 has no ORDER BY in an aggregate; an ordered subquery feeds it in order.
+    guarded = _guard_sql("substr(ids.v, 1, 1)", "ids.v", connection, neutralise)
     return literal_column(
-        "(SELECT group_concat(provider_call_id, ' ') FROM (SELECT a.provider_call_id "
-        "FROM attempts AS a WHERE a.contact_id = contacts.id ORDER BY a.attempt_number))"
+        f"(SELECT {guarded} FROM (SELECT group_concat(provider_call_id, ' ') AS v FROM (SELECT "
+        "a.provider_call_id FROM attempts AS a WHERE a.contact_id = contacts.id ORDER BY "
+        "a.attempt_number)) AS ids)"
     )
 
 
-def _suppression_reason() -> ColumnElement[Any]:
+def _guard_sql(first: str, value: str, connection: Connection, neutralise: bool) -> str:
+    """`text_cell` as SQL text, for the subqueries written as text."""
+    if not neutralise:
+        return value
+    quote = "''''"
+    return (
+        f"CASE WHEN {first} IN ({_FORMULA_SQL}, {_controls(connection)}) THEN {quote} || {value} "
+        f"ELSE {value} END"
+    )
+
+
+def _suppression_reason(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
     """Why a suppressed contact is not called: its do-not-call entry (campaign's or global)."""
+    reason = func.coalesce(suppressions.c.reason, suppressions.c.source)
     entry = (
-        select(func.coalesce(suppressions.c.reason, suppressions.c.source))
+        select(text_cell(connection, reason, neutralise))
         .where(
             suppressions.c.phone == contacts.c.phone,
             or_(
@@ -279,32 +348,48 @@ def _suppression_reason() -> ColumnElement[Any]:
 
 
 def contact_query(
-    connection: Connection, campaign_id: int, fields: Sequence[str], filters: Filters
+    connection: Connection,
+    campaign_id: int,
+    fields: Sequence[str],
+    filters: Filters,
+    *,
+    neutralise: bool = False,
 ) -> Select[Any]:
+    """One row per contact, in phone-number order (the order of the campaign's unique index:
+    no sort), with the `CONTACT_COLUMNS` of `exports` less the local times, which are derived
+    from the UTC ones, and the import's id in place of its file name."""
     first = attempts.alias("first_call")
     last = attempts.alias("last_call")
+
+    def free(column: Any) -> ColumnElement[Any]:
+        return text_cell(connection, column, neutralise)
+
+    def when(column: Any) -> ColumnElement[Any]:
+        return iso_text(connection, column)
+
     query = (
         select(
             contacts.c.phone,
-            contacts.c.phone_raw,
+            free(contacts.c.phone_raw),
             contacts.c.state,
             contacts.c.last_outcome,
-            _suppression_reason(),
+            _suppression_reason(connection, neutralise),
             contacts.c.attempts,
-            _raw(first.c.requested_at),
-            _raw(last.c.requested_at),
-            _raw(last.c.answered_at),
-            _raw(last.c.ended_at),
-            last.c.dtmf,
-            contacts.c.response,
-            _raw(contacts.c.responded_at),
-            last.c.provider_reason,
-            _call_ids(connection),
-            contacts.c.timezone,
+            when(first.c.requested_at),
+            when(last.c.requested_at),
+            when(last.c.answered_at),
+            when(last.c.ended_at),
+            seconds_text(connection, last.c.answered_at, last.c.ended_at),
+            free(last.c.dtmf),
+            free(contacts.c.response),
+            when(contacts.c.responded_at),
+            free(last.c.provider_reason),
+            _call_ids(connection, neutralise),
+            free(contacts.c.timezone),
             contacts.c.timezone_source,
             contacts.c.import_id,
             contacts.c.source_row,
-            *(contacts.c.fields[name].as_string() for name in fields),
+            *(free(contacts.c.fields[name].as_string()) for name in fields),
         )
         .select_from(contacts)
         .outerjoin(first, and_(first.c.contact_id == contacts.c.id, first.c.attempt_number == 1))
@@ -315,7 +400,7 @@ def contact_query(
         .where(
             contacts.c.campaign_id == campaign_id, *_time_conditions(last.c.requested_at, filters)
         )
-        .order_by(contacts.c.id)
+        .order_by(contacts.c.phone)
     )
     states = filters.states - {REJECTED, DUPLICATE}
     if filters.states:
@@ -364,22 +449,30 @@ def _reject_state(duplicate: bool) -> str:
 # --- Attempt rows --------------------------------------------------------------------------------
 
 
-def attempt_query(campaign_id: int, filters: Filters) -> Select[Any]:
+def attempt_query(
+    connection: Connection, campaign_id: int, filters: Filters, *, neutralise: bool = False
+) -> Select[Any]:
+    """One row per call: the `ATTEMPT_COLUMNS` of `exports` less the local time."""
+
+    def free(column: Any) -> ColumnElement[Any]:
+        return text_cell(connection, column, neutralise)
+
     query = (
         select(
             contacts.c.phone,
             attempts.c.attempt_number,
             attempts.c.provider,
-            attempts.c.provider_call_id,
+            free(attempts.c.provider_call_id),
             attempts.c.correlation_key,
-            _raw(attempts.c.requested_at),
-            _raw(attempts.c.answered_at),
-            _raw(attempts.c.ended_at),
+            iso_text(connection, attempts.c.requested_at),
+            iso_text(connection, attempts.c.answered_at),
+            iso_text(connection, attempts.c.ended_at),
+            seconds_text(connection, attempts.c.answered_at, attempts.c.ended_at),
             attempts.c.outcome,
             attempts.c.progress,
-            attempts.c.provider_reason,
-            attempts.c.dtmf,
-            attempts.c.error,
+            free(attempts.c.provider_reason),
+            free(attempts.c.dtmf),
+            free(attempts.c.error),
             contacts.c.state,
             contacts.c.timezone,
         )
@@ -491,9 +584,9 @@ def local_hours(connection: Connection, campaign_id: int) -> list[HourRate]:
     )
     calls = [0] * 24
     reached = [0] * 24
-    clock = Clock(sqlite=True)
+    times = LocalTimes()
     for zone_name, index, count, good in rows:
-        zone = clock.zone(zone_name)
+        zone = times.zone(zone_name)
         moment = datetime.fromtimestamp(int(index) * 900, UTC)
         hour = moment.astimezone(zone).hour if zone is not None else moment.hour
         calls[hour] += count
@@ -505,7 +598,7 @@ def not_called_reasons(connection: Connection, campaign_id: int) -> list[tuple[s
     """(state, reason, count) of the rows never dialled on purpose: suppressed contacts, and
     rows an import rejected or found duplicate."""
     found: list[tuple[str, str, int]] = []
-    suppressed = select(_suppression_reason().label("reason")).where(
+    suppressed = select(_suppression_reason(connection, False).label("reason")).where(
         contacts.c.campaign_id == campaign_id,
         contacts.c.state == ContactState.SUPPRESSED.value,
     )
