@@ -3,10 +3,14 @@ against the simulator, and readers for each report format."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from html.parser import HTMLParser
@@ -28,6 +32,7 @@ from campaigner.dialer.reporting import RunResult, reporter_for
 from campaigner.dialer.session import ReceiverOptions, run_campaign
 from campaigner.importer import ImportOptions, import_contacts
 from campaigner.model import CampaignStatus, MessageKind, Outcome, Provider
+from campaigner.receiver import WebhookAuth, create_app, serving
 from campaigner.simulator import Simulator
 from campaigner.store.campaigns import create_campaign, get_campaign, set_status
 from campaigner.store.suppressions import add_suppressions
@@ -205,3 +210,42 @@ def read_page(text: str) -> _Page:
     page = _Page()
     page.feed(text)
     return page
+
+
+USER = "watcher"
+PASSWORD = "a-long-status-password"
+
+
+@contextmanager
+def receiver_in_thread(database: Database, auth: WebhookAuth) -> Iterator[str]:
+    """A real receiver on 127.0.0.1, served from a thread with its own event loop (so that a
+    synchronous browser driver can use it); yields its URL."""
+    ready = threading.Event()
+    found: dict[str, Any] = {}
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        found["loop"], found["stop"] = asyncio.get_running_loop(), stop
+        async with serving(create_app(database, Settings(), auth=auth)) as running:
+            found["url"] = running.url
+            ready.set()
+            await stop.wait()
+
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as exc:
+            found["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=run, name="status-receiver")
+    thread.start()
+    ready.wait(timeout=30)
+    try:
+        if "url" not in found:
+            raise RuntimeError(f"the receiver did not start: {found.get('error')!r}")
+        yield str(found["url"])
+    finally:
+        if "stop" in found:
+            found["loop"].call_soon_threadsafe(found["stop"].set)
+        thread.join(timeout=30)
