@@ -296,7 +296,10 @@ def status_tiles(status: Status) -> str:
         finish_text = "-"
     else:
         finish_text = format_duration(int(finish.total_seconds())) if finish else "done"
-    window = "open now" if status.open_now else _stamp(status.next_opening)
+    if status.open_now:
+        window = "open now"
+    else:
+        window = "nobody pending" if status.next_opening is None else _stamp(status.next_opening)
     extra = [
         tile("calls_per_second", f"{status.rate:.2f}", "calls per second (last minute)"),
         tile("in_flight", f"{status.summary.in_flight:,}", "calls in flight"),
