@@ -127,7 +127,8 @@ def contact_rows(
                 local(row[7], zone),
                 *row[8:18],
                 files_get(row[18]),
-                *row[19:],
+                row[19],
+                *map(clean, row[20:]),
             )
         blank = (None,) * (fixed - 8)
         for import_id, number, raw, reason, duplicate, fields in reject_rows(
