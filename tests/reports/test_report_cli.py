@@ -1,0 +1,206 @@
+"""`campaigner report` and `campaigner status` as a user types them: options, errors, output
+files, filters, escaping in HTML, the response breakdown, and `status --watch`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from db_helpers import db_option
+from reports_helpers import NAME, cli, import_samples, make_campaign, read_csv, read_page
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import URL
+
+from campaigner.db import Database
+from campaigner.db.schema import attempts, campaigns, contacts
+from campaigner.reports.exports import neutralise
+
+CALLED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
+HOSTILE_REASON = '<script>alert("x")</script> & =cmd'
+
+
+def _called(database: Database, phone: str, outcome: str, reason: str, dtmf: str | None) -> None:
+    """One finished call to `phone`, recorded as the dialer and the receiver would."""
+    with database.write() as connection:
+        contact_id, campaign_id = connection.execute(
+            select(contacts.c.id, contacts.c.campaign_id).where(contacts.c.phone == phone)
+        ).one()
+        connection.execute(
+            insert(attempts).values(
+                contact_id=contact_id,
+                campaign_id=campaign_id,
+                attempt_number=1,
+                provider="enablex",
+                correlation_key=f"key-{contact_id}",
+                provider_call_id=f"call-{contact_id}",
+                progress="ended",
+                requested_at=CALLED,
+                answered_at=CALLED + timedelta(seconds=5) if outcome == "delivered" else None,
+                ended_at=CALLED + timedelta(seconds=35),
+                outcome=outcome,
+                provider_reason=reason,
+                dtmf=dtmf,
+            )
+        )
+        connection.execute(
+            update(contacts)
+            .where(contacts.c.id == contact_id)
+            .values(
+                state=outcome,
+                attempts=1,
+                last_outcome=outcome,
+                response="confirmed" if dtmf == "1" else None,
+                responded_at=CALLED + timedelta(seconds=30) if dtmf == "1" else None,
+            )
+        )
+
+
+@pytest.fixture
+def called(database: Database, database_url: URL, tmp_path: Path) -> URL:
+    """The sample campaign with two calls made: one delivered (key 1 pressed), one failed."""
+    make_campaign(database)
+    import_samples(database, tmp_path)
+    with database.write() as connection:
+        connection.execute(
+            update(campaigns).values(response_keys={"1": "confirmed", "2": "cancelled"})
+        )
+    _called(database, "+12125550150", "delivered", "playfinished", "1")
+    _called(database, "+12125550151", "failed", HOSTILE_REASON, None)
+    return database_url
+
+
+def test_neutralise_follows_owasp() -> None:
+    for text in ["=1+1", "+1 at noon", "-2", "@SUM(A1)", "\tx", "\rx", "\0x"]:
+        assert neutralise(text) == "'" + text
+    for text in ["Maria", "", "'=already text", "1+1", " =spaced"]:
+        assert neutralise(text) == text
+
+
+def test_a_contact_row_has_its_calls_times_in_utc_and_local_time(called: URL) -> None:
+    rows = {row["phone"]: row for row in read_csv(cli(called, "report", NAME).output).rows}
+    row = rows["+12125550150"]
+    assert row["first_call_utc"] == "2026-11-20T15:00:00Z"
+    assert row["first_call_local"] == "2026-11-20T10:00:00-05:00"
+    assert row["answered_utc"] == "2026-11-20T15:00:05Z"
+    assert row["ended_utc"] == "2026-11-20T15:00:35Z"
+    assert row["duration_s"] == "30"
+    assert (row["dtmf"], row["response"]) == ("1", "confirmed")
+    assert row["responded_utc"] == "2026-11-20T15:00:30Z"
+    assert row["provider_call_ids"].startswith("call-")
+    assert rows["+12125550151"]["provider_reason"] == HOSTILE_REASON  # no formula start
+    pending = rows["+12125550152"]
+    assert (pending["state"], pending["attempts"], pending["first_call_utc"]) == (
+        "pending",
+        "0",
+        "",
+    )
+
+
+def test_filters_choose_the_rows(called: URL) -> None:
+    def states(*options: str) -> list[str]:
+        return [row["state"] for row in read_csv(cli(called, "report", NAME, *options).output).rows]
+
+    assert states("--outcome", "delivered") == ["delivered"]
+    assert sorted(states("--outcome", "failed,delivered")) == ["delivered", "failed"]
+    assert set(states("--outcome", "rejected")) == {"rejected"}
+    assert sorted(states("--since", "2026-11-20T09:00-05:00")) == ["delivered", "failed"]
+    assert states("--since", "2026-11-20T10:00:01-05:00") == []
+    assert sorted(states("--until", "2026-11-21")) == ["delivered", "failed"]
+    assert states("--since", "2026-11-21") == []
+    calls = read_csv(cli(called, "report", NAME, "--attempts", "--outcome", "failed").output)
+    assert [row["phone"] for row in calls.rows] == ["+12125550151"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--outcome", "deliverd"], "--outcome deliverd: not a state (one of delivered"),
+        (["--attempts", "--outcome", "suppressed"], "--outcome suppressed: not a call outcome"),
+        (["--since", "yesterday"], "--since 'yesterday': not a time"),
+        (["--until", "2026-11-20T10:00"], "--until '2026-11-20T10:00' has no offset"),
+        (["--format", "json", "--excel"], "--excel applies to --format csv only"),
+        (["--format", "html", "--attempts"], "--format html reports the whole campaign"),
+        (["--format", "xml"], "'xml' is not one of"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    database_url: URL, options: list[str], message: str
+) -> None:
+    result = cli(database_url, "report", NAME, *options)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_an_unknown_campaign_is_an_error(database_url: URL) -> None:
+    for command in (["report", "nope"], ["status", "nope"]):
+        result = cli(database_url, *command)
+        assert result.exit_code == 1
+        assert "no campaign named 'nope'" in result.output
+
+
+def test_out_writes_the_file_whole_and_excel_adds_a_bom(called: URL, tmp_path: Path) -> None:
+    out = tmp_path / "report.csv"
+    result = cli(called, "report", NAME, "--out", str(out), "--excel")
+    assert result.exit_code == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfphone,phone_raw,state,")
+    assert "wrote 30 rows to" in result.output  # 12 contacts, 15 rejected and 3 duplicate rows
+    plain = cli(called, "report", NAME).output
+    assert not plain.startswith("\ufeff")
+    assert out.read_bytes().decode("utf-8-sig").replace("\r\n", "\n") == plain  # as CliRunner
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".report")) == []
+
+
+def test_a_failed_report_leaves_the_previous_file_alone(database_url: URL, tmp_path: Path) -> None:
+    out = tmp_path / "report.csv"
+    out.write_text("previous")
+    result = cli(database_url, "report", "nope", "--out", str(out))
+    assert result.exit_code == 1
+    assert out.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_the_html_report_escapes_what_strangers_wrote(called: URL) -> None:
+    html = cli(called, "report", NAME, "--format", "html").output
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; =cmd" in html
+    page = read_page(html)
+    reasons = {(reason, outcome) for reason, outcome, _ in page.tables["reasons"]}
+    assert (HOSTILE_REASON, "failed") in reasons  # escaped in the page, text again when read
+    assert 'id="chart-responses"' in html  # the campaign has response keys
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "<link" not in html
+    assert "<img" not in html
+
+
+def test_status_json_of_every_campaign(called: URL) -> None:
+    documents = json.loads(cli(called, "status", "--json").output)
+    assert [d["campaign"] for d in documents] == [NAME]
+    assert documents[0]["responses"] == {"confirmed": 1}
+    assert documents[0]["contacts"] == 12
+    assert documents[0]["delivery_rate"] == 0.5
+
+
+def test_status_watch_prints_again_when_not_on_a_terminal(called: URL) -> None:
+    command = [sys.executable, "-c", "from campaigner.cli import main; main()", "status", NAME]
+    child = subprocess.Popen(
+        [*command, "--watch", "--interval", "0.5", "--db", db_option(called)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    try:
+        seen = 0
+        for line in child.stdout:
+            if line.startswith("campaign "):
+                seen += 1
+            if seen == 2:
+                break
+        assert seen == 2
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        child.stdout.close()
