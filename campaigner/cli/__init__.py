@@ -12,6 +12,7 @@ from . import (
     simulate,
     status,
     suppress,
+    workers,
 )
 from .app import main
 
@@ -27,4 +28,5 @@ __all__ = [
     "simulate",
     "status",
     "suppress",
+    "workers",
 ]

@@ -12,6 +12,7 @@ import click
 
 from ..config import load_settings
 from ..dialer import ReceiverOptions, RunOptions, Timeouts, reporter_for, run_campaign
+from ..dialer.sqlite_lock import sole_dialer
 from ..durations import parse_duration
 from ..errors import ValidationError
 from .app import database_option, main, opened_database
@@ -111,6 +112,21 @@ DURATION = _Duration()
     help="Receive no webhooks here: a separate `campaigner serve` takes them, at --public-url.",
 )
 @click.option(
+    "--lease",
+    type=DURATION,
+    default="30s",
+    show_default=True,
+    help="PostgreSQL, several workers: how long this worker's claims outlive its last heartbeat. "
+    "A worker on another machine that dies is noticed this long after it stopped; one on the "
+    "same machine at once.",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="SQLite: if another `campaigner run` is dialing from the database, wait for it to end "
+    "instead of exiting 75.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -138,6 +154,8 @@ def run_command(
     listen: str,
     public_url: str | None,
     no_receiver: bool,
+    lease: int,
+    wait: bool,
     log_format: str,
     config_file: str | None,
     db: str | None,
@@ -158,6 +176,11 @@ def run_command(
     because the provider refused a call or failed too often in a row (fix, then run again);
     75 work left for later (calling windows closed, retries not yet due, --max-duration or
     --until): the last line says when, so cron can simply run it again; 130 interrupted.
+
+    On PostgreSQL, several `campaigner run` of one campaign (on one machine or many) share it:
+    the calls per second and calls in flight hold for them all, and the work of one that dies is
+    taken over by the others (see `campaigner workers`). A SQLite database has one dialer: a
+    second run exits 75 at once, or waits with --wait.
     """
     host, port = _listen_address(listen)
     if public_url is not None:
@@ -170,11 +193,15 @@ def run_command(
         drain_timeout=drain_timeout,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         breaker_threshold=breaker,
+        lease=lease,
     )
     receiver = ReceiverOptions(not no_receiver, host, port, public_url)
     settings = load_settings(config_file)
     reporter = reporter_for(sys.stdout, log_format)
-    with opened_database(db) as database:
+    with (
+        opened_database(db) as database,
+        sole_dialer(database, wait=wait, on_wait=partial(reporter.note, "run.waiting")),
+    ):
         result = anyio.run(
             partial(
                 run_campaign,

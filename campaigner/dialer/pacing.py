@@ -22,8 +22,10 @@ A 429's Retry-After holds every request, not only the one that got it (`hold`).
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -79,3 +81,129 @@ class Pacer:
         if self._limiter is not None:
             async with self._queue:
                 await self._limiter.acquire()
+
+
+# Seconds before a second starts at which its slots are reserved: first each worker's share,
+# then, half-way to the second, whatever its workers still need of what is left.
+RESERVE_LEAD = 0.5
+# Seconds between deletions of the pace rows of seconds gone by.
+FORGET_EVERY = 30.0
+
+Reserve = Callable[[int, int, int], Awaitable[tuple[int, int]]]
+"""Reserves (second, want, size) -> (first slot index within the second, how many)."""
+
+
+class SharedPacer:
+    """The pace of a campaign dialed by several workers: the cap holds for their sum.
+
+    The instants n / rate (seconds since the epoch, `rate` as in `Pace`) form one grid for the
+    whole campaign; each second's instants are reserved by the workers in batches
+    (`store.workers.reserve_slots`), and a request goes out at an instant its worker holds. So
+    the requests of all the workers keep the spacing of one pacer, and any one-second window
+    holds at most the cap. A batch of consecutive slots is spread over its second (slot k sits at
+    position k * stride mod size), so a worker's share is not sent in one burst. A slot whose
+    instant has passed by more than `TOLERANCE` is dropped, not sent late. Workers joining or
+    leaving change the share each asks for first (`workers`); the rest goes to whoever needs it.
+    Relies on the workers' clocks agreeing (NTP) to within a few milliseconds.
+    """
+
+    def __init__(
+        self,
+        cap: float,
+        reserve: Reserve,
+        demand: Callable[[], int],
+        workers: Callable[[], int],
+        forget: Callable[[int], Awaitable[None]],
+    ) -> None:
+        self.pace: Pace | None = Pace.for_cap(cap)
+        self._rate = self.pace.rate
+        self._reserve = reserve
+        self._demand = demand
+        self._workers = workers
+        self._forget = forget
+        self._slots: list[float] = []  # a heap of instants held (time.time())
+        self._hold_until = 0.0
+        self._granted = anyio.Event()
+        self._needed = anyio.Event()
+        self._queue = anyio.Lock()
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (a 429's Retry-After)."""
+        self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+
+    def held(self) -> int:
+        """Slots held whose instant has not passed."""
+        now = time.time()
+        return sum(1 for at in self._slots if at >= now - TOLERANCE)
+
+    async def turn(self) -> None:
+        while (wait := self._hold_until - time.monotonic()) > 0:
+            await anyio.sleep(wait)
+        async with self._queue:
+            while True:
+                now = time.time()
+                while self._slots and self._slots[0] < now - TOLERANCE:
+                    heapq.heappop(self._slots)  # too late to use without crowding the next
+                if self._slots:
+                    at = heapq.heappop(self._slots)
+                    if at > now:
+                        await anyio.sleep(at - now)
+                    return
+                granted = self._granted
+                self._needed.set()  # a request waits with no slot: reserve in this second
+                await granted.wait()
+
+    async def run(self) -> None:
+        """Reserve slots second after second, as this worker's requests need them."""
+        forget_at = time.time() + FORGET_EVERY
+        while True:
+            second = math.floor(time.time()) + 1
+            with anyio.move_on_after(second - RESERVE_LEAD - time.time()):
+                await self._needed.wait()
+            if self._needed.is_set():  # on starting, or after a lull: what is left of this one
+                self._needed = anyio.Event()
+                if time.time() < second - RESERVE_LEAD:
+                    await self._take(second - 1, *_grid(second - 1, self._rate), self._share())
+                continue
+            first, size = _grid(second, self._rate)
+            await self._take(second, first, size, self._share())
+            await _sleep_until(second - RESERVE_LEAD / 2)
+            await self._take(second, first, size, size)
+            if time.time() >= forget_at:
+                await self._forget(second - 60)
+                forget_at = time.time() + FORGET_EVERY
+
+    def _share(self) -> int:
+        """This worker's share of a second's slots, asked for before the rest is shared out."""
+        return math.ceil(self._rate / max(1, self._workers()))
+
+    async def _take(self, second: int, first: int, size: int, most: int) -> None:
+        want = min(most, self._demand() - self.held())
+        if want <= 0 or size <= 0:
+            return
+        start, count = await self._reserve(second, want, size)
+        if not count:
+            return
+        stride = _stride(size)
+        for k in range(start, start + count):
+            heapq.heappush(self._slots, (first + k * stride % size) / self._rate)
+        self._granted.set()
+        self._granted = anyio.Event()
+
+
+def _grid(second: int, rate: float) -> tuple[int, int]:
+    """The grid instants n (at n / rate) in [second, second + 1): the first, and how many."""
+    first = math.ceil(second * rate)
+    return first, math.ceil((second + 1) * rate) - first
+
+
+def _stride(size: int) -> int:
+    """A step coprime with `size` near its golden section: consecutive slots spread evenly."""
+    stride = max(1, round(size * 0.618))
+    while math.gcd(stride, size) != 1:
+        stride += 1
+    return stride
+
+
+async def _sleep_until(instant: float) -> None:
+    await anyio.sleep(max(0.0, instant - time.time()))

@@ -6,7 +6,8 @@ Exit codes, so that cron (or any scheduler) can simply run `campaigner run` agai
 - 3: an operator paused or cancelled the campaign (`campaigner campaign pause` / `cancel`);
 - 69: the campaign paused itself: the provider refused a call, or the circuit breaker tripped;
 - 75: work is left for later: the calling window closed, the next contact is due after
-  --max-wait, or --max-duration / --until arrived; run again later;
+  --max-wait, or --max-duration / --until arrived, or this worker lost its lease (it stalled
+  and another worker took over its work); run again later;
 - 130: interrupted (Ctrl-C or SIGTERM); run again to go on.
 """
 
@@ -34,6 +35,7 @@ class Stop(StrEnum):
     REFUSED = "refused"  # the provider refused a call: the campaign is paused
     BREAKER = "breaker"  # too many provider failures in a row: the campaign is paused
     INTERRUPTED = "interrupted"  # SIGINT or SIGTERM
+    LEASE_LOST = "lease_lost"  # another worker found this one dead and took over its work
 
     @property
     def exit_code(self) -> ExitCode:
@@ -49,6 +51,7 @@ _EXIT_CODES = {
     Stop.REFUSED: ExitCode.PROVIDER,
     Stop.BREAKER: ExitCode.PROVIDER,
     Stop.INTERRUPTED: ExitCode.INTERRUPTED,
+    Stop.LEASE_LOST: ExitCode.LATER,
 }
 
 

@@ -254,18 +254,6 @@ def owned(connection: Connection, worker_id: int, attempt_ids: Sequence[int]) ->
 # --- The shared pace ---------------------------------------------------------------------------
 
 
-def slots_in_second(second: int, rate: float) -> tuple[int, int]:
-    """The grid instants n (at n / rate seconds since the epoch) inside [second, second + 1):
-    the first one and how many."""
-    first = _ceil(second * rate)
-    return first, _ceil((second + 1) * rate) - first
-
-
-def _ceil(value: float) -> int:
-    whole = int(value)
-    return whole + 1 if whole < value else whole
-
-
 def reserve_slots(
     connection: Connection, campaign_id: int, second: int, want: int, size: int
 ) -> tuple[int, int]:
@@ -401,6 +389,5 @@ __all__ = [
     "process_exists",
     "register",
     "reserve_slots",
-    "slots_in_second",
     "stop",
 ]
