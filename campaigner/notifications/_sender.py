@@ -123,22 +123,27 @@ class NotificationSender:
             self._client = None
 
     async def _send_batch(self) -> int:
-        """Claim and send one batch; how many rows it had."""
-        now = datetime.now(UTC)
-        claimed = await anyio.to_thread.run_sync(partial(self._claim, now), limiter=self._limiter)
-        if not claimed:
-            return 0
-        results: list[Result] = []
-        semaphore = anyio.Semaphore(self._concurrency)
+        """Claim and send one batch; how many rows it had.
 
-        async def send(item: Outgoing) -> None:
-            async with semaphore:
-                results.append(await self._send(item))
+        Shielded from cancellation: rows claimed are sent and recorded even when the sender is
+        being stopped (each request is bounded by the timeout), so none sits out its lease."""
+        with anyio.CancelScope(shield=True):
+            claimed = await anyio.to_thread.run_sync(
+                partial(self._claim, datetime.now(UTC)), limiter=self._limiter
+            )
+            if not claimed:
+                return 0
+            results: list[Result] = []
+            semaphore = anyio.Semaphore(self._concurrency)
 
-        async with anyio.create_task_group() as tasks:
-            for item in claimed:
-                tasks.start_soon(send, item)
-        await anyio.to_thread.run_sync(partial(self._record, results), limiter=self._limiter)
+            async def send(item: Outgoing) -> None:
+                async with semaphore:
+                    results.append(await self._send(item))
+
+            async with anyio.create_task_group() as tasks:
+                for item in claimed:
+                    tasks.start_soon(send, item)
+            await anyio.to_thread.run_sync(partial(self._record, results), limiter=self._limiter)
         return len(claimed)
 
     def _claim(self, now: datetime) -> list[Outgoing]:
