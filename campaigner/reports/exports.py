@@ -61,7 +61,8 @@ CONTACT_COLUMNS = (
     "response",
     "responded_utc",
     "provider_reason",
-    "provider_call_ids",
+    "first_provider_call_id",
+    "last_provider_call_id",
     "timezone",
     "timezone_source",
     "import_file",
@@ -117,18 +118,18 @@ def contact_rows(
     def generate() -> Iterator[Sequence[Any]]:
         local = LocalTimes().local
         files_get = files.get
-        # Columns 0-19 of the query; the two local times and the file name are added here.
+        # Columns 0-20 of the query; the two local times and the file name are added here.
         for row in stream(connection, query):
-            zone = row[16]
+            zone = row[17]
             yield (
                 *row[:7],
                 local(row[6], zone),
                 row[7],
                 local(row[7], zone),
-                *row[8:18],
-                files_get(row[18]),
-                row[19],
-                *map(clean, row[20:]),
+                *row[8:19],
+                files_get(row[19]),
+                row[20],
+                *map(clean, row[21:]),
             )
         blank = (None,) * (fixed - 8)
         for import_id, number, raw, reason, duplicate, fields in reject_rows(

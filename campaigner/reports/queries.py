@@ -299,35 +299,6 @@ def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:
     return {int(import_id): str(name) for import_id, name in rows}
 
 
-def _call_ids(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
-    """A contact's provider call ids, in attempt order, space-separated: computed once in a
-    subquery, and neutralised for CSV there (a CASE outside would run the subquery again)."""
-    if connection.dialect.name == "postgresql":
-        guarded = _guard_sql("substr(ids.v, 1, 1)", "ids.v", connection, neutralise)
-        return literal_column(
-            f"(SELECT {guarded} FROM (SELECT string_agg(a.provider_call_id, ' ' ORDER BY "
-            "a.attempt_number) AS v FROM attempts AS a WHERE a.contact_id = contacts.id) AS ids)"
-        )
-    # SQLite < 3.44 has no ORDER BY in an aggregate; an ordered subquery feeds it in order.
-    guarded = _guard_sql("substr(ids.v, 1, 1)", "ids.v", connection, neutralise)
-    return literal_column(
-        f"(SELECT {guarded} FROM (SELECT group_concat(provider_call_id, ' ') AS v FROM (SELECT "
-        "a.provider_call_id FROM attempts AS a WHERE a.contact_id = contacts.id ORDER BY "
-        "a.attempt_number)) AS ids)"
-    )
-
-
-def _guard_sql(first: str, value: str, connection: Connection, neutralise: bool) -> str:
-    """`text_cell` as SQL text, for the subqueries written as text."""
-    if not neutralise:
-        return value
-    quote = "''''"
-    return (
-        f"CASE WHEN {first} IN ({_FORMULA_SQL}, {_controls(connection)}) THEN {quote} || {value} "
-        f"ELSE {value} END"
-    )
-
-
 def _suppression_reason(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
     """Why a suppressed contact is not called: its do-not-call entry (campaign's or global)."""
     reason = func.coalesce(suppressions.c.reason, suppressions.c.source)
@@ -384,7 +355,8 @@ def contact_query(
             free(contacts.c.response),
             when(contacts.c.responded_at),
             free(last.c.provider_reason),
-            _call_ids(connection, neutralise),
+            free(first.c.provider_call_id),
+            free(last.c.provider_call_id),
             free(contacts.c.timezone),
             contacts.c.timezone_source,
             contacts.c.import_id,

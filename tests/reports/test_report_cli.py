@@ -90,7 +90,8 @@ def test_a_contact_row_has_its_calls_times_in_utc_and_local_time(called: URL) ->
     assert row["duration_s"] == "30"
     assert (row["dtmf"], row["response"]) == ("1", "confirmed")
     assert row["responded_utc"] == "2026-11-20T15:00:30Z"
-    assert row["provider_call_ids"].startswith("call-")
+    assert row["first_provider_call_id"] == row["last_provider_call_id"]
+    assert row["last_provider_call_id"].startswith("call-")
     assert rows["+12125550151"]["provider_reason"] == HOSTILE_REASON  # no formula start
     pending = rows["+12125550152"]
     assert (pending["state"], pending["attempts"], pending["first_call_utc"]) == (

@@ -135,7 +135,16 @@ def test_status_and_every_report_format_agree_on_a_simulated_campaign(
     assert scripted["+12125550150"]["attempts"] == "2"
     assert scripted["+12125550151"]["state"] == "no_answer"
     assert scripted["+12125550151"]["attempts"] == "3"
-    assert len(scripted["+12125550150"]["provider_call_ids"].split()) == 2
+    twice = scripted["+12125550150"]
+    calls_of = {
+        (row["attempt"], row["provider_call_id"])
+        for row in calls_csv.rows
+        if row["phone"] == "+12125550150"
+    }
+    assert calls_of == {
+        ("1", twice["first_provider_call_id"]),
+        ("2", twice["last_provider_call_id"]),
+    }
     assert scripted["+12125550150"]["answered_utc"] <= scripted["+12125550150"]["ended_utc"]
 
 
