@@ -89,6 +89,9 @@ ATTEMPT_COLUMNS = (
 )
 
 
+_STARTS = "".join(FORMULA_STARTS)  # one character each: `value[0] in _STARTS` is the fast test
+
+
 def neutralise(value: str) -> str:
     """A cell a spreadsheet shows as text, never runs (OWASP CSV injection)."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
@@ -129,7 +132,11 @@ def contact_rows(
                 *row[8:19],
                 files_get(row[19]),
                 row[20],
-                *map(clean, row[21:]),
+                *(
+                    [f"'{v}" if v and v[0] in _STARTS else v for v in row[21:]]
+                    if neutralise
+                    else row[21:]
+                ),
             )
         blank = (None,) * (fixed - 8)
         for import_id, number, raw, reason, duplicate, fields in reject_rows(
