@@ -60,7 +60,7 @@ def states(database: Database, campaign: str) -> dict[str, str]:
     with database.read() as connection:
         rows = connection.execute(
             select(contacts.c.phone, contacts.c.state)
-            .join(campaigns)
+            .join(campaigns, campaigns.c.id == contacts.c.campaign_id)
             .where(campaigns.c.name == campaign)
         )
         return dict(rows.all())

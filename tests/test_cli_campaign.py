@@ -109,6 +109,11 @@ def test_create_stores_every_setting(database_url: URL) -> None:
         "window": {"start": "22:00", "end": "02:00", "days": "fri,sat"},
         "default_region": "GB",
         "default_timezone": "Europe/London",
+        "keys": {},
+        "opt_out_key": None,
+        "key_timeout": None,
+        "replay_on_no_input": False,
+        "notify_url": None,
         "imports": [],
     }
 

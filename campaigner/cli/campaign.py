@@ -245,6 +245,11 @@ def _settings_document(settings: CampaignSettings) -> dict[str, Any]:
         },
         "default_region": settings.default_region,
         "default_timezone": settings.default_timezone,
+        "keys": dict(settings.keys.keys),
+        "opt_out_key": settings.keys.opt_out_key,
+        "key_timeout": settings.keys.key_timeout,
+        "replay_on_no_input": settings.keys.replay_on_no_input,
+        "notify_url": settings.notify_url,
     }
 
 
@@ -262,6 +267,12 @@ def _settings_lines(campaign: Campaign) -> list[tuple[str, str]]:
         for outcome in Outcome
         if outcome in delays
     )
+    keys = settings.keys
+    menu = [f"{key}={label}" for key, label in keys.keys.items()]
+    if keys.opt_out_key is not None:
+        menu.append(f"{keys.opt_out_key}=opt out")
+    waits = [f"wait {keys.key_timeout}s"] if keys.key_timeout is not None else []
+    waits += ["replay once on no input"] if keys.replay_on_no_input else []
     return [
         ("campaign", campaign.name),
         ("status", status),
@@ -277,6 +288,8 @@ def _settings_lines(campaign: Campaign) -> list[tuple[str, str]]:
         ("window", window_words(settings.window)),
         ("region", settings.default_region or "none: every number needs its country code"),
         ("time zone", f"{settings.default_timezone} for numbers with no single zone of their own"),
+        *([("keys", "; ".join([", ".join(menu), *waits]))] if menu else []),
+        *([("notify", settings.notify_url)] if settings.notify_url else []),
         ("created", when(campaign.created_at)),
         ("started", when(campaign.started_at)),
         ("finished", when(campaign.finished_at)),
