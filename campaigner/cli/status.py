@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
+from ..db import Database
 from ..durations import format_duration
 from ..reports.definitions import STATE_ORDER, decimal, percent
 from ..reports.status import Status, all_statuses, campaign_status
@@ -39,24 +40,26 @@ def status_command(
     a terminal is redrawn in place; anything else gets each refresh appended.
     """
     with opened_database(db) as database:
-        while True:
-            now = datetime.now(UTC)
-            with database.read() as connection:
-                if campaign is None:
-                    statuses = all_statuses(connection, now)
-                else:
-                    statuses = [campaign_status(connection, campaign, now)]
-            text = _render(statuses, campaign is None, as_json)
-            if not watch:
-                click.echo(text)
-                return
-            if sys.stdout.isatty():
-                click.clear()
-            click.echo(text + ("\n" if not as_json else ""))
-            try:
+        try:
+            while True:
+                text = _render(_read(database, campaign), campaign is None, as_json)
+                if not watch:
+                    click.echo(text)
+                    return
+                if sys.stdout.isatty():
+                    click.clear()
+                click.echo(text + ("\n" if not as_json else ""))
                 time.sleep(interval)
-            except KeyboardInterrupt:
-                return
+        except KeyboardInterrupt:  # the way out of --watch
+            return
+
+
+def _read(database: Database, campaign: str | None) -> list[Status]:
+    now = datetime.now(UTC)
+    with database.read() as connection:
+        if campaign is None:
+            return all_statuses(connection, now)
+        return [campaign_status(connection, campaign, now)]
 
 
 def _render(statuses: list[Status], every: bool, as_json: bool) -> str:
