@@ -15,8 +15,10 @@ file, or a fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, created a
 It prints rows per second (the `import_contacts` call, end to end: reading, validating, loading,
 committing), the peak memory of the importing process tree (the importer and the worker
 processes that validate numbers, as PSS so that the pages they share count once), and where the CPU
-time went: the reading thread, the writer (and process-pool) threads, the workers and, for
+time went: the reading thread, the writer thread, the process pool's threads, the workers and, for
 PostgreSQL, the server backend, and what the sampling cost: `TreeSampler` reads /proc for these.
+"Cores busy" is all of that CPU time over the wall time: how well the stages overlapped, out of
+the machine's cores (on a machine shared with other work, also how much of it the import got).
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ class TreeSampler:
         self.own_cpu_seconds = 0.0
         self._samples = 0
         self.ticks: dict[tuple[str, int], int] = {}  # (kind, id) -> the most CPU seen, in ticks
+        self.names: dict[int, str] = {}  # thread id -> the Python thread's name
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -170,8 +173,22 @@ class TreeSampler:
             self.sample()
         self.own_cpu_seconds = time.thread_time()
 
+    def thread_seconds(self) -> dict[str, float]:
+        """CPU time of this process's threads other than the main one, by thread name (the
+        process pool's threads as "pool")."""
+        seconds: dict[str, float] = {}
+        for (kind, key), ticks in self.ticks.items():
+            if kind == "threads":
+                name = self.names.get(key, "other")
+                name = "writer" if name == "import-writer" else "pool"
+                seconds[name] = seconds.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+        return seconds
+
     def sample(self) -> None:
         me = os.getpid()
+        for thread in threading.enumerate():
+            if thread.native_id is not None:
+                self.names[thread.native_id] = thread.name
         for task in os.listdir(f"/proc/{me}/task"):
             self._cpu("main" if int(task) == me else "threads", int(task), f"{me}/task/{task}")
         memory = self._samples % self.pss_every == 0 or self._stop.is_set()
@@ -315,10 +332,14 @@ def run_backend(
         kind: round(sampler.cpu_seconds(kind) - before.cpu_seconds(kind), 1)
         for kind in ("main", "threads", "workers", "server")
     }
+    cpu |= {name: round(value, 1) for name, value in sampler.thread_seconds().items()}
     cpu["sampler"] = round(sampler.own_cpu_seconds, 1)
+    busy = sum(cpu[kind] for kind in ("main", "threads", "workers", "server"))
     return {
         "backend": backend,
         "seconds": round(seconds, 2),
+        "cores_busy": round(busy / seconds, 2),
+        "load_average": round(os.getloadavg()[0], 1),
         "rows_per_second": round(summary.counts.rows_read / seconds),
         "peak_memory_mb": round(sampler.peak_pss_kib / 1024),
         "cpu": cpu,
@@ -361,9 +382,14 @@ def main() -> None:
         print(
             f"{backend:<10} {result['rows_per_second']:>7,} rows/s  {result['seconds']:>6}s  "
             f"peak memory {result['peak_memory_mb']} MB  CPU seconds: reading thread "
-            f"{cpu['main']}, writer and pool threads {cpu['threads']}, workers {cpu['workers']}"
+            f"{cpu['main']}, writer thread {cpu.get('writer', 0)}, process pool threads "
+            f"{cpu.get('pool', 0)}, workers {cpu['workers']}"
             + (f", PostgreSQL backend {cpu['server']}" if backend == "postgresql" else "")
             + f" (this benchmark's sampling: {cpu['sampler']})"
+        )
+        print(
+            f"           {result['cores_busy']} cores busy on average (the CPU seconds above over "
+            f"the wall time); load average at the end {result['load_average']}"
         )
         print("           " + ", ".join(f"{key} {result[key]:,}" for key in COUNTS))
 

@@ -4,6 +4,7 @@ reference path (parse + is_valid_number + time zone) on generated input, and the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 import phonenumbers
@@ -23,6 +24,7 @@ from campaigner.phones import (
 )
 from campaigner.phones._fast import fast_normalise
 from campaigner.phones._normalise import from_compact
+from campaigner.phones._parallel import WORKER_NICENESS
 
 SF = Normalised("+14155552671", "America/Los_Angeles")
 LONDON = Normalised("+442079460018", "Europe/London")
@@ -284,6 +286,12 @@ def test_workers_return_results_in_order_with_bounded_batches_in_flight() -> Non
     assert (started, normaliser.started) == (True, False)
     assert pulled_before_first_result <= 2 * 2  # two batches per worker
     assert [first, *rest] == [(index, normalise_many(raws, "US")) for index, raws in _batches(30)]
+
+
+def test_workers_run_at_a_lower_priority_than_the_caller() -> None:
+    with EagerNormaliser("US", workers=1) as normaliser:
+        niceness = normaliser._start_pool().submit(os.nice, 0).result()
+    assert niceness == min(19, os.nice(0) + WORKER_NICENESS)
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,14 @@ T = TypeVar("T")
 
 _worker_region: str | None = None
 
+# How much lower the workers' scheduling priority is than the caller's (see ParallelNormaliser).
+WORKER_NICENESS = 5
+
 
 def _init_worker(region: str | None) -> None:
     global _worker_region
     _worker_region = region
+    os.nice(WORKER_NICENESS)
     normalise_batch(["+14155552671", "4155552671"], region)  # load metadata before the first batch
 
 
@@ -38,6 +42,11 @@ class ParallelNormaliser:
     `IN_PROCESS_NUMBERS` numbers: starting two workers takes about 0.2 s, the time this process
     needs for some 20,000 numbers, so a small file is done sooner here. `workers=1` always works in
     the calling process.
+
+    The workers run at a lower scheduling priority (`WORKER_NICENESS`): the caller's own threads
+    (an import's single database writer above all) are the pipeline's bottleneck, and on a machine
+    with as many cores as workers, equal priorities would have the scheduler give the writer half
+    a core. A worker still takes any time the caller leaves idle.
 
     Workers are started with "spawn": they inherit no database connection, lock or thread of the
     caller, and, being its direct children, they count in its `RUSAGE_CHILDREN`. Like any spawned
