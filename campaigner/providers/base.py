@@ -167,6 +167,7 @@ class FollowUp(StrEnum):
     """A request the provider needs from us after an event (see `follow_up_request`)."""
 
     HANG_UP = "hang_up"  # EnableX keeps the line open after the message: hang up ourselves
+    REPLAY = "replay"  # no key was pressed: play the message once more (`replay_request`)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,8 @@ class CallEvent:
     dtmf: str | None = None
     occurred_at: datetime | None = None  # aware UTC, when the provider says
     follow_up: FollowUp | None = None
+    no_key: bool = False  # a prompt that waited for a key ended without one (EnableX menutimeout)
+    replayed: bool = False  # the event is about the message's replay, not its first play
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,17 @@ class ProviderAdapter(ABC):
 
     def follow_up_request(self, event: CallEvent, credentials: Credentials) -> HttpRequest | None:
         """The request `event.follow_up` asks for; None when it asks for nothing."""
+        return None
+
+    def replay_request(
+        self,
+        call_id: str,
+        message: RenderedMessage,
+        key_timeout: int | None,
+        credentials: Credentials,
+    ) -> HttpRequest | None:
+        """The request that plays `message` again on a live call, waiting for a key; None for a
+        provider that cannot."""
         return None
 
     def parse_dial_answer(self, status: int, headers: Mapping[str, str], body: bytes) -> DialAnswer:

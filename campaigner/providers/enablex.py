@@ -7,6 +7,11 @@ On the wire (PROVIDERS.md; the vendor pages are the authority): `POST {base}/cal
 `playstate`. After the message has played the call stays up until someone hangs up, so those
 events ask for a `DELETE {base}/call/{voice_id}` (FollowUp.HANG_UP).
 
+Keys: with `collect_dtmf` the play asks for one (`dtmf: true`, `prompt_ref` MESSAGE_REF, the key
+timeout as `start_timeout`); `digitcollected` carries the `digit`, `menutimeout` says no key came
+(`CallEvent.no_key`). A replay (`replay_request`) is `PUT {base}/call/{voice_id}/play` with
+`prompt_ref` REPLAY_REF, echoed in its events (`CallEvent.replayed`).
+
 Outcomes (PROVIDERS.md, "Our outcomes"): `playfinished` (and `digitcollected` / `menutimeout`,
 which end a prompt that waited for a key) is delivered; `disconnected` with "User Busy" is busy;
 any other `disconnected` is a hang-up whose outcome depends on whether the call was answered
@@ -34,6 +39,7 @@ from .base import (
     Progress,
     ProviderAdapter,
     Refused,
+    RenderedMessage,
     Transient,
     Unparseable,
     WebhookResult,
@@ -98,25 +104,9 @@ class EnableXAdapter(ProviderAdapter):
 
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:
         self.check_call(call)
-        message = call.message
-        play: dict[str, object]
-        if message.kind is MessageKind.TTS:
-            play = {
-                "text": message.content,
-                "voice": message.voice or DEFAULT_VOICE,
-                "language": message.language or DEFAULT_LANGUAGE,
-            }
-        elif message.kind is MessageKind.SSML:
-            play = {"ssml": message.content}
-        elif message.kind is MessageKind.PROMPT:
-            play = {"prompt_name": message.content}
-        else:  # an audio URL, the campaign's or the contact's own
-            play = {"url": message.content}
+        play = _play(call.message)
         if call.collect_dtmf:
-            play["dtmf"] = True
-            play["prompt_ref"] = MESSAGE_REF
-            if call.key_timeout is not None:
-                play["start_timeout"] = call.key_timeout
+            play |= _key_wait(MESSAGE_REF, call.key_timeout)
         body: dict[str, object] = {
             "owner_ref": call.correlation_key,
             "from": call.caller_id,
@@ -157,6 +147,19 @@ class EnableXAdapter(ProviderAdapter):
                 "DELETE", _call_url(credentials, event.call_id), _headers(credentials)
             )
         return None
+
+    def replay_request(
+        self,
+        call_id: str,
+        message: RenderedMessage,
+        key_timeout: int | None,
+        credentials: Credentials,
+    ) -> HttpRequest:
+        """`PUT {base}/call/{voice_id}/play`: the message again, waiting for a key; its events
+        carry prompt_ref REPLAY_REF."""
+        play = _play(message) | _key_wait(REPLAY_REF, key_timeout)
+        headers = {**_headers(credentials), "Content-Type": "application/json"}
+        return HttpRequest("PUT", f"{_call_url(credentials, call_id)}/play", headers, play)
 
     def lookup_request(self, call_id: str, credentials: Credentials) -> HttpRequest:
         """Ask for a call's live state, to reconcile a call whose events never came."""
@@ -227,7 +230,33 @@ def read_event(document: Mapping[str, object]) -> WebhookResult:
         dtmf=_parsing.dtmf_digits(document.get("digit")),
         occurred_at=_parsing.timestamp(document.get("timestamp", document.get("timeStamp"))),
         follow_up=FollowUp.HANG_UP if playstate and lowered in _HANG_UP_AFTER else None,
+        no_key=bool(playstate) and lowered == "menutimeout",
+        replayed=_parsing.text(document, "prompt_ref") == REPLAY_REF,
     )
+
+
+def _play(message: RenderedMessage) -> dict[str, object]:
+    """The `play` object: exactly one of text (with voice and language), ssml, prompt_name, url."""
+    if message.kind is MessageKind.TTS:
+        return {
+            "text": message.content,
+            "voice": message.voice or DEFAULT_VOICE,
+            "language": message.language or DEFAULT_LANGUAGE,
+        }
+    if message.kind is MessageKind.SSML:
+        return {"ssml": message.content}
+    if message.kind is MessageKind.PROMPT:
+        return {"prompt_name": message.content}
+    return {"url": message.content}  # an audio URL, the campaign's or the contact's own
+
+
+def _key_wait(prompt_ref: str, key_timeout: int | None) -> dict[str, object]:
+    """Wait for a key after the play. EnableX documents no wait of its own for keys: the key
+    timeout is sent as `start_timeout`, its documented wait for the caller's input (1-10 s)."""
+    wait: dict[str, object] = {"dtmf": True, "prompt_ref": prompt_ref}
+    if key_timeout is not None:
+        wait["start_timeout"] = key_timeout
+    return wait
 
 
 def _headers(credentials: Credentials) -> dict[str, str]:

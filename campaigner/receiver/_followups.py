@@ -1,4 +1,5 @@
-"""Requests a provider needs after an event (EnableX: hang up once the message has played).
+"""Requests a provider needs after an event (EnableX: hang up once the message has played, or
+play it again when no key was pressed and the campaign replays on no input).
 
 Sent in the background once the event is stored, never before the webhook is answered: EnableX
 gives its webhooks about 5 seconds. A failure is retried a few times, then logged; the call then
@@ -10,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 import httpx
 
 from ..config import Settings
 from ..errors import ConfigError
 from ..model import Provider
-from ..providers import CallEvent, Credentials, EventKind, ProviderAdapter
+from ..providers import CallEvent, Credentials, EventKind, FollowUp, ProviderAdapter
 from ..store.attempts import FollowUpNeeded
 from ._log import describe_error, log
 
@@ -79,8 +81,14 @@ class FollowUpSender:
         credentials = self._credentials_for(needed.provider)
         if credentials is None:
             return
-        event = CallEvent(EventKind.FINAL, needed.call_id, follow_up=needed.follow_up)
-        request = self._adapters[needed.provider].follow_up_request(event, credentials)
+        adapter = self._adapters[needed.provider]
+        if needed.follow_up is FollowUp.REPLAY and needed.replay is not None:
+            request = adapter.replay_request(
+                needed.call_id, needed.replay, needed.key_timeout, credentials
+            )
+        else:
+            event = CallEvent(EventKind.FINAL, needed.call_id, follow_up=needed.follow_up)
+            request = adapter.follow_up_request(event, credentials)
         if request is None:
             return
         fields = {
@@ -110,6 +118,8 @@ class FollowUpSender:
                 await asyncio.sleep(delay)
                 delay *= 2
         log(logging.WARNING, "follow_up.failed", reason=reason, **fields)
+        if needed.follow_up is FollowUp.REPLAY:  # the callee must not be left on a silent line
+            await self._send(replace(needed, follow_up=FollowUp.HANG_UP, replay=None))
 
     def _credentials_for(self, provider: Provider) -> Credentials | None:
         if provider not in self._credentials:

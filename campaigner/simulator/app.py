@@ -3,6 +3,7 @@
 POST   /enablex/voice/v1/call                 dial (EnableX)
 GET    /enablex/voice/v1/call/{voice_id}      look up a live call
 DELETE /enablex/voice/v1/call/{voice_id}      hang up
+PUT    /enablex/voice/v1/call/{voice_id}/play play the message again, waiting for a key
 POST   /fractel/v2/calls                      dial (Fractel)
 POST   /fractel/v2/calls/send_notify          set a FoneNumber's call callback URL
 POST   /webex/v1/voice/messages               dial (Webex Connect)
@@ -44,6 +45,10 @@ def build_app(simulator: Simulator) -> ASGIApp:
             return await _send(exchange.enablex_lookup(request.headers, voice_id))
         return await _send(exchange.enablex_hang_up(request.headers, voice_id))
 
+    async def enablex_play(request: Request) -> Response:
+        voice_id = request.path_params["voice_id"]
+        return await _send(exchange.enablex_play(request.headers, voice_id, await request.body()))
+
     async def send_notify(request: Request) -> Response:
         return await _send(exchange.fractel_send_notify(request.headers, await request.body()))
 
@@ -70,6 +75,7 @@ def build_app(simulator: Simulator) -> ASGIApp:
     rest = Starlette(
         routes=[
             Route(f"{enablex.PREFIX}/call/{{voice_id}}", enablex_call, methods=["GET", "DELETE"]),
+            Route(f"{enablex.PREFIX}/call/{{voice_id}}/play", enablex_play, methods=["PUT"]),
             Route(f"{fractel.PREFIX}/calls/send_notify", send_notify, methods=["POST"]),
             Route("/_sim/ledger", ledger, methods=["GET"]),
             Route("/_sim/stats", stats, methods=["GET"]),

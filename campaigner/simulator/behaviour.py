@@ -93,14 +93,16 @@ def digit_mix(text: str) -> Mix:
 
 
 def parse_key(text: str) -> tuple[str, str]:
-    """`+13215550123=9`: the key that number presses on every call (`none`: no key)."""
-    number, sep, key = text.partition("=")
-    key = key.strip().lower()
-    if not sep or not number.strip().startswith("+") or not key:
+    """`+13215550123=9`: the key that number presses on every call (`none`: no key); `=none,1`:
+    nothing on the first play, 1 on the replay."""
+    number, sep, keys = text.partition("=")
+    keys = keys.strip().lower().replace(" ", "")
+    if not sep or not number.strip().startswith("+") or not keys:
         raise ValidationError(f"key {text!r} must look like +13215550123=9 (or =none)")
-    if key != NO_DIGIT and (len(key) != 1 or key not in "0123456789*#"):
-        raise ValidationError(f"key {text!r}: {key!r} is not a key (0-9, *, #, none)")
-    return number.strip(), key
+    for key in keys.split(","):
+        if key != NO_DIGIT and (len(key) != 1 or key not in "0123456789*#"):
+            raise ValidationError(f"key {text!r}: {key!r} is not a key (0-9, *, #, none)")
+    return number.strip(), keys
 
 
 def parse_script(text: str) -> tuple[str, tuple[Outcome, ...]]:
@@ -125,7 +127,9 @@ class Behaviour:
     mix: Mix = DEFAULT_MIX
     scripts: Mapping[str, tuple[Outcome, ...]] = field(default_factory=dict)
     digits: Mix = DEFAULT_DIGITS
-    keys: Mapping[str, str] = field(default_factory=dict)  # number -> its key, or `none`
+    # number -> the key it presses (`none`: no key), or one per play: `none,1` presses nothing the
+    # first time and 1 when the message is played again
+    keys: Mapping[str, str] = field(default_factory=dict)
     quirky_timestamps: float = 0.0
     variants: bool = False
     dtmfcollected_events: bool = False  # EnableX: also send the `voice_Id` dtmfcollected event
@@ -133,9 +137,12 @@ class Behaviour:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scripts", MappingProxyType(dict(self.scripts)))
         object.__setattr__(self, "keys", MappingProxyType(dict(self.keys)))
-        for number, key in self.keys.items():
-            if key != NO_DIGIT and (len(key) != 1 or key not in "0123456789*#"):
-                raise ValidationError(f"key for {number}: {key!r} is not a key (0-9, *, #, none)")
+        for number, keys in self.keys.items():
+            for key in keys.split(","):
+                if key != NO_DIGIT and (len(key) != 1 or key not in "0123456789*#"):
+                    raise ValidationError(
+                        f"key for {number}: {key!r} is not a key (0-9, *, #, none)"
+                    )
         for number, script in self.scripts.items():
             if not script:
                 raise ValidationError(f"script for {number} names no outcome")
@@ -151,10 +158,13 @@ class Behaviour:
             return script[min(attempt, len(script) - 1)]
         return Outcome(self.mix.pick(rng))
 
-    def digit(self, rng: random.Random, to: str | None = None) -> str | None:
-        """The key an EnableX callee presses when the play asks for one (the number's own key,
-        if it has one, else one from the mix); None: no key."""
-        key = self.keys.get(to) if to is not None else None
-        if key is None:
+    def digit(self, rng: random.Random, to: str | None = None, play: int = 0) -> str | None:
+        """The key an EnableX callee presses when play `play` (0: the first) asks for one: the
+        number's own key, if it has one, else one from the mix; None: no key."""
+        own = self.keys.get(to) if to is not None else None
+        if own is not None:
+            keys = own.split(",")
+            key = keys[min(play, len(keys) - 1)]
+        else:
             key = self.digits.pick(rng)
         return None if key == NO_DIGIT else key

@@ -127,6 +127,38 @@ def _play_problem(play: JsonObject, at: datetime) -> Refusal | None:
     return None
 
 
+def parse_play(body: bytes, at: datetime) -> str | Refusal | None:
+    """A PUT .../play body: its prompt_ref (None if it has none), or the refusal."""
+    document = parse_json_object(body)
+    if document is None:
+        return error(400, 400, "Bad Request: the body must be a JSON object", at)
+    problem = _play_problem(document, at)
+    if problem:
+        return problem
+    prompt_ref = document.get("prompt_ref")
+    return prompt_ref if isinstance(prompt_ref, str) else None
+
+
+def play_answer(call: Call, at: datetime) -> JsonObject:
+    return {
+        "voice_id": call.call_id,
+        "playstate": "initiated",
+        "from": call.request.caller_id,
+        "to": call.request.to_raw,
+        "timestamp": zulu(at),
+    }
+
+
+def replay_steps(
+    call: Call, config: SimulatorConfig, start: datetime, prompt_ref: str | None, play: int
+) -> list[Step]:
+    """The events of the message played again (play 1 = the first replay): `initiated`, then the
+    key the number presses this time, or `menutimeout`."""
+    events = _Events(call, config.behaviour, start, str(uuid.uuid4()), prompt_ref)
+    end = config.timing.play_duration.draw(call.rng)
+    return [events.play(0, "initiated"), *_play_end(events, config.behaviour, end, play)]
+
+
 def answer(call: Call, at: datetime) -> tuple[int, JsonObject]:
     return 200, {
         "voice_id": call.call_id,
@@ -185,10 +217,10 @@ def plan(call: Call, config: SimulatorConfig, start: datetime) -> Plan:
     return Plan((events.state(ring, "failed"),))  # failed, and invalid numbers
 
 
-def _play_end(events: _Events, behaviour: Behaviour, at: float) -> list[Step]:
+def _play_end(events: _Events, behaviour: Behaviour, at: float, play: int = 0) -> list[Step]:
     if not events.call.request.dtmf:
         return [events.play(at, "playfinished")]
-    digit = behaviour.digit(events.call.rng, events.call.request.to)
+    digit = behaviour.digit(events.call.rng, events.call.request.to, play)
     if digit is None:
         return [events.play(at, "menutimeout")]
     steps = [events.play(at, "digitcollected", digit)]
@@ -252,11 +284,19 @@ def server_error(status: int, at: datetime) -> Refusal:
 class _Events:
     """Builds one call's event payloads, each stamped `start + offset`."""
 
-    def __init__(self, call: Call, behaviour: Behaviour, start: datetime, play_id: str) -> None:
+    def __init__(
+        self,
+        call: Call,
+        behaviour: Behaviour,
+        start: datetime,
+        play_id: str,
+        prompt_ref: str | None = None,
+    ) -> None:
         self.call = call
         self.behaviour = behaviour
         self.start = start
         self.play_id = play_id
+        self.prompt_ref = prompt_ref or call.request.prompt_ref
         self.channel_id = f"{call.call_id[:8]}-leg"
 
     def _common(self, offset: float) -> JsonObject:
@@ -286,8 +326,8 @@ class _Events:
 
     def play(self, offset: float, playstate: str, digit: str | None = None) -> Step:
         body = {**self._common(offset), "play_id": self.play_id, "playstate": playstate}
-        if self.call.request.prompt_ref is not None:
-            body["prompt_ref"] = self.call.request.prompt_ref
+        if self.prompt_ref is not None:
+            body["prompt_ref"] = self.prompt_ref
         if digit is not None:
             body["digit"] = int(digit) if digit.isdigit() else digit
         return Step(offset, playstate, body)

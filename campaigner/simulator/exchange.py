@@ -48,6 +48,9 @@ class _LiveCall:
     state: str = "In progress"
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
     play_done: bool = False
+    replay: asyncio.Event = field(default_factory=asyncio.Event)  # a PUT .../play came
+    replay_ref: str | None = None  # its prompt_ref
+    plays: int = 1  # the message's plays so far
 
 
 class Exchange:
@@ -236,6 +239,22 @@ class Exchange:
         live.hung_up.set()
         return self._reply(200, enablex.hangup_answer(live.call, at))
 
+    def enablex_play(self, headers: Mapping[str, str], voice_id: str, body: bytes) -> Reply:
+        """PUT .../play on a live call: the message again, with a key wait if `dtmf` is true."""
+        _, at = self.now()
+        refusal = enablex.authenticate(headers, self.config.credentials, at)
+        live = self._live.get(voice_id)
+        if refusal is None and (live is None or live.hung_up.is_set()):
+            refusal = enablex.no_such_call(voice_id, at)
+        if refusal is None and live is not None and live.replay.is_set():
+            refusal = enablex.error(408, 6114, "Play request pending", at)
+        parsed = refusal or enablex.parse_play(body, at)
+        if isinstance(parsed, Refusal) or live is None:
+            return self._refusal(parsed if isinstance(parsed, Refusal) else None)
+        live.replay_ref = parsed
+        live.replay.set()
+        return self._reply(200, enablex.play_answer(live.call, at))
+
     def _refusal(self, refusal: Refusal | None) -> Reply:
         assert refusal is not None
         return self._reply(refusal.status, refusal.body, refusal.headers)
@@ -279,16 +298,34 @@ class Exchange:
                 return
             live.play_done = True
             if plan.awaits_hangup and not live.hung_up.is_set():
-                hangup_timeout = self.config.timing.hangup_timeout
-                if not await self._pause(live, hangup_timeout):
-                    stamp = self.config.clock()
-                    self.ledger.record_hangup(HangupRecord(call.call_id, stamp, HangupKind.TIMEOUT))
+                await self._await_hang_up(call, live)
             if plan.awaits_hangup or live.hung_up.is_set():
                 live.hung_up.set()
                 event = enablex.hangup_event(call, self.config.behaviour, self.now()[1])
                 await self._deliver(call, event, False)
         finally:
             self._live.pop(call.call_id, None)
+
+    async def _await_hang_up(self, call: Call, live: _LiveCall) -> None:
+        """Until the client hangs up, or the hang-up timeout; a replay asked for meanwhile (PUT
+        .../play) is played out, and the wait starts again."""
+        while True:
+            try:
+                async with asyncio.timeout(self.config.timing.hangup_timeout):
+                    await _first_of(live.hung_up, live.replay)
+            except TimeoutError:
+                stamp = self.config.clock()
+                self.ledger.record_hangup(HangupRecord(call.call_id, stamp, HangupKind.TIMEOUT))
+                return
+            if live.hung_up.is_set():
+                return
+            live.plays += 1
+            steps = enablex.replay_steps(
+                call, self.config, self.now()[1], live.replay_ref, live.plays - 1
+            )
+            for step in steps:
+                await self._deliver(call, step, False)
+            live.replay.clear()
 
     @staticmethod
     async def _pause(live: _LiveCall | None, seconds: float) -> bool:
@@ -343,6 +380,16 @@ class Exchange:
                 error,
             )
         )
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Until one of `events` is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def _request_for(

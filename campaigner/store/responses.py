@@ -20,11 +20,14 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.schema import campaigns, contacts, suppressions
-from ..model import ContactState
+from ..model import ContactState, MessageKind
 from ..notifications import notify_contacts
+from ..providers import RenderedMessage
 from ..responses import OPT_OUT, KeyMenu
+from .campaigns import campaign_from_row
 
 KEYPRESS_SOURCE = "keypress"
+REPLAYING = "no key pressed: replaying the message"  # attempts.provider_reason meanwhile
 _CHUNK = 500
 
 
@@ -105,3 +108,48 @@ def _menus(conn: Connection, campaign_ids: set[int]) -> dict[int, tuple[KeyMenu,
         campaign_id: (KeyMenu(keys=keys or {}, opt_out_key=opt_out), name)
         for campaign_id, keys, opt_out, name in rows
     }
+
+
+def replaying_campaigns(conn: Connection, campaign_ids: set[int]) -> set[int]:
+    """Which of these campaigns play the message once more when no key is pressed."""
+    return set(
+        conn.execute(
+            select(campaigns.c.id).where(
+                campaigns.c.id.in_(sorted(campaign_ids)), campaigns.c.replay_on_no_input
+            )
+        ).scalars()
+    )
+
+
+def replay_messages(
+    conn: Connection, wanted: Sequence[tuple[int, int]]
+) -> dict[int, tuple[RenderedMessage, int | None]]:
+    """What each contact hears again, by contact id, from (campaign id, contact id) pairs: its
+    message rendered as on the first play, and the campaign's key timeout."""
+    settings = {
+        row["id"]: campaign_from_row(row).settings
+        for row in conn.execute(
+            select(campaigns).where(campaigns.c.id.in_(sorted({c for c, _ in wanted})))
+        ).mappings()
+    }
+    fields = dict(
+        conn.execute(
+            select(contacts.c.id, contacts.c.fields).where(
+                contacts.c.id.in_(sorted({contact for _, contact in wanted}))
+            )
+        ).all()
+    )
+    found: dict[int, tuple[RenderedMessage, int | None]] = {}
+    for campaign_id, contact_id in wanted:
+        campaign = settings[campaign_id]
+        message = campaign.played_message()
+        values = fields.get(contact_id) or {}
+        template = message.template()
+        content = message.body
+        if template is not None:
+            content = template.render(values)
+        elif message.kind is MessageKind.AUDIO_URL_COLUMN:
+            content = (values.get(message.body) or "").strip()
+        rendered = RenderedMessage(message.kind, content, message.voice, message.language)
+        found[contact_id] = (rendered, campaign.keys.key_timeout)
+    return found

@@ -173,3 +173,31 @@ def test_a_claim_whose_number_is_listed_before_its_turn_is_not_sent(
 
     with pytest.raises(Withdrawn):
         anyio.run(ready)
+
+
+def test_no_key_replays_the_message_once(database: Database) -> None:
+    late, never = us_numbers(2, area="305")
+    behaviour = Behaviour(
+        seed=4, mix=outcome_mix("delivered=1"), keys={late: "none,1", never: "none"}
+    )
+    replaying = KeyMenu(keys={"1": "confirmed"}, opt_out_key="9", replay_on_no_input=True)
+    with running_simulator(SimulatorConfig(behaviour=behaviour)) as simulator:
+        campaign = keyed_campaign(database, "replay", keys=replaying)
+        add_contacts(database, campaign, [late, never])
+
+        run = run_dialer(database, campaign, simulator)
+
+        assert run.result.exit_code is ExitCode.DONE, run.output
+        rows = contact_rows(database, campaign)
+        assert {phone: (row["state"], row["response"]) for phone, row in rows.items()} == {
+            late: ("delivered", "confirmed"),  # pressed 1 when the message was played again
+            never: ("delivered", None),
+        }
+        calls = {record.to: record.call_id for record in simulator.ledger.placed()}
+        assert len(calls) == 2  # one call each: the replay is on the same call
+        for phone, last in ((late, "digitcollected"), (never, "menutimeout")):
+            events = [w.event for w in simulator.ledger.webhooks_for(str(calls[phone]))]
+            assert events.count("menutimeout") == (1 if phone == late else 2)
+            assert events.count("initiated") == 2  # the message, then its replay
+            assert last in events
+        assert sorted(h.kind for h in simulator.ledger.hangups) == ["after_play", "after_play"]

@@ -30,7 +30,7 @@ from campaigner.providers import (
     Unparseable,
     UnsupportedCall,
 )
-from campaigner.providers.enablex import EnableXAdapter
+from campaigner.providers.enablex import MESSAGE_REF, REPLAY_REF, EnableXAdapter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enablex"
 ADAPTER = EnableXAdapter()
@@ -120,7 +120,9 @@ WEBHOOKS: dict[str, CallEvent | type[Unparseable]] = {
     "v2-play-state-digitcollected.repaired.json": _played(
         CALL_2, "digitcollected", AT_2020, "12345"
     ),
-    "v2-play-state-menutimeout.repaired.json": _played(CALL_2, "menutimeout", AT_2020, "12345"),
+    "v2-play-state-menutimeout.repaired.json": replace(
+        _played(CALL_2, "menutimeout", AT_2020, "12345"), no_key=True
+    ),
     "v2-play-state-failed.repaired.json": _play_failed(CALL_2, "failed", AT_2020, "12345"),
     "v2-bridge-state.txt": Unparseable,
     "v2-bridge-state-bridging.repaired.json": _event(EventKind.INFO, CALL_1, "bridging", AT_2017),
@@ -276,9 +278,39 @@ REQUESTS: list[tuple[CallRequest, dict[str, object]]] = [
     (_call(MessageKind.PROMPT, "welcome"), {"prompt_name": "welcome"}),
     (
         _call(MessageKind.PROMPT, "menu", collect_dtmf=True),
-        {"prompt_name": "menu", "dtmf": True},
+        {"prompt_name": "menu", "dtmf": True, "prompt_ref": MESSAGE_REF},
+    ),
+    (
+        replace(_call(MessageKind.TTS, "Press 1", collect_dtmf=True), key_timeout=8),
+        {
+            "text": "Press 1",
+            "voice": "female",
+            "language": "en-US",
+            "dtmf": True,
+            "prompt_ref": MESSAGE_REF,
+            "start_timeout": 8,
+        },
     ),
 ]
+
+
+def test_a_replay_plays_the_message_again_waiting_for_a_key() -> None:
+    message = RenderedMessage(MessageKind.TTS, "Press 1", None, None)
+    request = ADAPTER.replay_request("v-1", message, 5, CREDENTIALS)
+    assert (request.method, request.url) == ("PUT", "https://sim.test/voice/v1/call/v-1/play")
+    assert request.json == {
+        "text": "Press 1",
+        "voice": "female",
+        "language": "en-US",
+        "dtmf": True,
+        "prompt_ref": REPLAY_REF,
+        "start_timeout": 5,
+    }
+    replayed = ADAPTER.parse_webhook(
+        b'{"voice_id": "v-1", "playstate": "menutimeout", "prompt_ref": "campaigner-replay"}', {}
+    )
+    assert isinstance(replayed, CallEvent)
+    assert (replayed.no_key, replayed.replayed) == (True, True)
 
 
 @pytest.mark.parametrize(("call", "play"), REQUESTS)

@@ -33,13 +33,14 @@ from ...providers import (
     Accepted,
     CallEvent,
     DialAnswer,
+    FollowUp,
     Progress,
     Refused,
     Unparseable,
     WebhookResult,
     adapter_for,
 )
-from ..responses import record_responses
+from ..responses import REPLAYING, record_responses, replay_messages, replaying_campaigns
 from ._contacts import give_back_refused, settle_contacts
 from ._results import NOTHING, Applied, AttemptFinished, EventStatus, FollowUpNeeded
 from ._rows import ATTEMPT_COLUMNS, LiveAttempt, chunks, load_attempts, serialise, write_attempts
@@ -306,6 +307,12 @@ def _apply(
             by_call.setdefault(keyed.provider_call_id, keyed)
     filed: list[_Filed] = []
     follow_ups: list[FollowUpNeeded] = []
+    replaying = (
+        replaying_campaigns(conn, {a.campaign_id for a in by_id.values()})
+        if any(e.no_key and not e.replayed for e in calls)
+        else set()
+    )
+    replays: list[tuple[LiveAttempt, str]] = []
     for result in results:
         if isinstance(result, Unparseable):
             filed.append((EventStatus.UNPARSEABLE, None, None, None))
@@ -319,12 +326,34 @@ def _apply(
         if attempt.provider_call_id is None and call_id:
             attempt.provider_call_id = call_id
             by_call.setdefault(call_id, attempt)
+        if (
+            result.no_key
+            and not result.replayed
+            and attempt.campaign_id in replaying
+            and attempt.outcome is None
+        ):
+            # No key after the first play: it is played again, and the call goes on.
+            first = attempt.provider_reason != REPLAYING
+            attempt.provider_reason = REPLAYING
+            filed.append(
+                (EventStatus.APPLIED if first else EventStatus.DUPLICATE, key, call_id, attempt.id)
+            )
+            if first and (call_id or attempt.provider_call_id):
+                replays.append((attempt, call_id or attempt.provider_call_id or ""))
+            continue
         changed = attempt.apply(result, now)
         status = EventStatus.APPLIED if changed else EventStatus.DUPLICATE
         filed.append((status, key, call_id, attempt.id))
         hang_up_id = call_id or attempt.provider_call_id
         if changed and result.follow_up is not None and hang_up_id:
             follow_ups.append(FollowUpNeeded(attempt.id, provider, hang_up_id, result.follow_up))
+    if replays:
+        messages = replay_messages(conn, [(a.campaign_id, a.contact_id) for a, _ in replays])
+        for attempt, call_id in replays:
+            message, key_timeout = messages[attempt.contact_id]
+            follow_ups.append(
+                FollowUpNeeded(attempt.id, provider, call_id, FollowUp.REPLAY, message, key_timeout)
+            )
     touched = [attempt for attempt in by_id.values() if attempt.changed]
     write_attempts(conn, touched)
     pressed = [

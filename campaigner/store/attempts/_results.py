@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...model import Outcome, Provider
-from ...providers import FollowUp
+from ...providers import FollowUp, RenderedMessage
 
 
 class EventStatus:
@@ -36,6 +36,8 @@ class FollowUpNeeded:
     provider: Provider
     call_id: str
     follow_up: FollowUp
+    replay: RenderedMessage | None = None  # what to play again (FollowUp.REPLAY)
+    key_timeout: int | None = None
 
 
 @dataclass(frozen=True)
