@@ -11,10 +11,11 @@ first call, 20% delivered at the second, 10% no answer three times, 5% busy thre
 failed three times (1.5 calls a contact).
 
 Each export is `campaigner report` run as a child process, exactly as a user runs it, writing to
-a file in a temporary directory. Printed per export: wall time of the whole command (start-up
-included), rows per second over that, the child's CPU time (user + system) per row, its peak
-memory (max RSS, from wait4), and the load average of the machine before the run, which is
-shared. PostgreSQL's own CPU (the server backend) is not in the child's figures.
+a file in a temporary directory; then `campaigner status --json` is timed the same way. Printed
+per command: wall time of the whole command (start-up included), rows per second over that, the
+child's CPU time (user + system) per row, its peak memory (max RSS, from wait4), and the load
+average of the machine before the run, which is shared. PostgreSQL's own CPU (the server
+backend) is not in the child's figures.
 """
 
 from __future__ import annotations
@@ -165,24 +166,14 @@ def build(database: Database, count: int) -> None:
             )
 
 
-def export(db: str, fmt: str, out: Path) -> dict[str, float]:
-    """`campaigner report bench --format FMT --out OUT` in a child; its time, CPU and memory."""
+def measure(db: str, arguments: list[str], out: Path) -> dict[str, float]:
+    """`campaigner ARGUMENTS --db DB` in a child, its output in OUT; its time, CPU and memory."""
     load = os.getloadavg()[0]
-    command = [
-        sys.executable,
-        "-c",
-        "from campaigner.cli import main; main()",
-        "report",
-        NAME,
-        "--format",
-        fmt,
-        "--out",
-        str(out),
-        "--db",
-        db,
-    ]
+    command = [sys.executable, "-c", "from campaigner.cli import main; main()", *arguments]
+    command += ["--db", db]
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPOSITORY, stderr=subprocess.PIPE)
+    with out.open("wb") as stdout:
+        child = subprocess.Popen(command, cwd=REPOSITORY, stdout=stdout, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     assert child.stderr is not None
@@ -190,13 +181,12 @@ def export(db: str, fmt: str, out: Path) -> dict[str, float]:
     child.stderr.close()
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
-        raise SystemExit(f"report failed: {errors}")
+        raise SystemExit(f"{' '.join(arguments)} failed: {errors}")
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mb": usage.ru_maxrss / 1024,
         "load": load,
-        "bytes": out.stat().st_size,
     }
 
 
@@ -226,15 +216,21 @@ def run(backend: str, count: int, keep: bool) -> None:
                 f"{time.perf_counter() - started:.1f} s"
             )
             for fmt in ("csv", "html"):
-                figures = export(db, fmt, here / f"report.{fmt}")
+                out = here / f"report.{fmt}"
+                figures = measure(db, ["report", NAME, "--format", fmt, "--out", str(out)], out)
                 rows = count if fmt == "csv" else 0
                 rate = f", {rows / figures['wall']:,.0f} rows/s" if rows else ""
                 per_row = f", CPU {figures['cpu'] / rows * 1e6:.2f} µs/row" if rows else ""
                 print(
                     f"{backend} {fmt}: {figures['wall']:.2f} s{rate}, CPU {figures['cpu']:.2f} s"
                     f"{per_row}, peak RSS {figures['rss_mb']:.0f} MB, "
-                    f"{figures['bytes'] / 1e6:.1f} MB written, load average {figures['load']:.2f}"
+                    f"{out.stat().st_size / 1e6:.1f} MB written, load average {figures['load']:.2f}"
                 )
+            figures = measure(db, ["status", NAME, "--json"], here / "status.json")
+            print(
+                f"{backend} status: {figures['wall']:.2f} s, CPU {figures['cpu']:.2f} s, "
+                f"peak RSS {figures['rss_mb']:.0f} MB, load average {figures['load']:.2f}"
+            )
             if keep:
                 print(f"kept: {db}")
                 input("press Enter to drop it")
