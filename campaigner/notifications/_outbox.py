@@ -194,12 +194,12 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     written = 0
     for start in range(0, len(rows), _CHUNK):
         result = conn.execute(
-            dialect_insert(notifications).on_conflict_do_nothing(
-                index_elements=["notification_id"]
-            ),
+            dialect_insert(notifications)
+            .on_conflict_do_nothing(index_elements=["notification_id"])
+            .returning(notifications.c.id),
             rows[start : start + _CHUNK],
         )
-        written += max(result.rowcount, 0)
+        written += len(result.all())
     return written
 
 
