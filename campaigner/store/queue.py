@@ -42,6 +42,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from ..campaigns import Campaign
 from ..db.schema import attempts, campaigns, contacts, suppressions
 from ..model import CampaignStatus, ContactState, Outcome
+from ..notifications import notify_contacts
 from ..providers.base import Progress
 from ..windows import zone_named
 
@@ -155,12 +156,10 @@ def claim_due(
                 callable_now.append(contact)
             else:
                 deferred[window.next_opening(now, zone)].append(contact.contact_id)
-        _mark(
-            connection,
-            [c.contact_id for c in due if c.phone in on_list],
-            now,
-            state=ContactState.SUPPRESSED,
-        )
+        listed = [c.contact_id for c in due if c.phone in on_list]
+        _mark(connection, listed, now, state=ContactState.SUPPRESSED)
+        if listed and campaign.settings.notify_url is not None:
+            notify_contacts(connection, listed, now)
         for opening, ids in deferred.items():
             _mark(connection, ids, now, next_attempt_at=opening)
         batch.suppressed += sum(1 for c in due if c.phone in on_list)
@@ -270,6 +269,8 @@ def _create_attempts(
         )
     for outcome, ids in uncallable.items():
         _mark(connection, ids, now, state=ContactState(outcome.value), last_outcome=outcome)
+    if uncallable and campaign.settings.notify_url is not None:
+        notify_contacts(connection, [i for ids in uncallable.values() for i in ids], now)
     return sum(len(ids) for ids in uncallable.values())
 
 
@@ -414,6 +415,8 @@ def _restore_contacts(
         if due_again.get(attempt_id) is not None:
             values["next_attempt_at"] = due_again[attempt_id]
         connection.execute(update(contacts).where(contacts.c.id == contact_id).values(values))
+        if state.is_final:  # the outcome notification, if the campaign sends them
+            notify_contacts(connection, [contact_id], now)
 
 
 @dataclass(frozen=True)
