@@ -1,7 +1,8 @@
 """The do-not-call list: numbers never dialled, in every campaign (global) or in one.
 
 Adding a number also marks its pending contacts `suppressed` in the same transaction, so that no
-dialer can pick them up between the two. Removing a number does not bring them back: calling
+dialer can pick them up between the two (with their outcome notifications, where their campaign
+sends them). Removing a number does not bring them back: calling
 someone who asked not to be called is the worse mistake, so that stays a deliberate act.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.schema import campaigns, contacts, suppressions
 from ..model import ContactState
+from ..notifications import notify_contacts
 from .campaigns import now_utc
 
 # Numbers per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
@@ -75,6 +77,7 @@ def add_suppressions(
             ],
         )
     suppressed = 0
+    to_notify: list[int] = []  # contacts made final whose campaign sends notifications
     for chunk in _chunks(wanted):
         # Naming the campaigns lets the unique (campaign_id, phone) index find the contacts:
         # there is no index on the phone alone (it would slow every import down).
@@ -88,12 +91,18 @@ def add_suppressions(
             contacts.c.phone.in_(chunk),
             contacts.c.state == ContactState.PENDING.value,
         ]
+        notified = select(campaigns.c.id).where(campaigns.c.notify_url.is_not(None))
+        final = connection.execute(
+            select(contacts.c.id).where(*condition, contacts.c.campaign_id.in_(notified))
+        ).scalars()
+        to_notify.extend(final)
         result = connection.execute(
             update(contacts)
             .where(*condition)
             .values(state=ContactState.SUPPRESSED.value, updated_at=now)
         )
         suppressed += result.rowcount
+    notify_contacts(connection, to_notify, now)
     return Added(new, [phone for phone in wanted if phone in existing], suppressed)
 
 

@@ -25,6 +25,7 @@ from campaigner.notifications import (
 )
 from campaigner.notifications._outbox import Result, claim_due, record_results
 from campaigner.store.campaigns import cancel_campaign, create_campaign, set_status
+from campaigner.store.suppressions import add_suppressions
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -192,3 +193,17 @@ def test_the_signature_is_the_hmac_sha256_of_the_exact_body() -> None:
     assert not verify("Jefe", body + b" ", expected)
     assert not verify("Jefe", body, expected.removeprefix("sha256="))
     assert not verify("Jefe", body, None)
+
+
+def test_suppressing_a_number_notifies_its_pending_contacts(database: Database) -> None:
+    campaign_with(database, "https://crm.test/hook")
+    campaign_with(database, None, name="quiet")
+    add_contact(database, "spring", "+12125550100")
+    add_contact(database, "quiet", "+12125550100")
+
+    with database.write() as connection:
+        add_suppressions(connection, {"+12125550100": "asked by phone"}, None, "manual")
+
+    (row,) = rows(database)
+    contact = json.loads(str(row["payload"]))["contact"]
+    assert (contact["phone"], contact["state"]) == ("+12125550100", "suppressed")
