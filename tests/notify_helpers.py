@@ -4,6 +4,7 @@ answer errors, or be stopped and started again on the same port (down, then up).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class Target:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Event = field(default_factory=threading.Event)  # set at each request
 
     @property
     def url(self) -> str:
@@ -51,6 +53,7 @@ class Target:
                     target.received.append(Received(self.path, headers, body))
                     failing = target.fail_first > 0
                     target.fail_first -= 1 if failing else 0
+                target.arrived.set()
                 self.send_response(500 if failing else 204)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -75,6 +78,13 @@ class Target:
         """What the target keeps once it deduplicates by the notification id."""
         with self._lock:
             return {item.headers[ID_HEADER.lower()]: item for item in self.received}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def signed(item: Received, secret: str = SECRET) -> bool:
