@@ -243,7 +243,7 @@ class Filters:
         return not self.states or state in self.states
 
 
-def _time_conditions(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
+def time_conditions(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.since is not None:
         conditions.append(column >= filters.since)
@@ -299,7 +299,7 @@ def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:
     return {int(import_id): str(name) for import_id, name in rows}
 
 
-def _suppression_reason(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
+def suppression_reason(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
     """Why a suppressed contact is not called: its do-not-call entry (campaign's or global)."""
     reason = func.coalesce(suppressions.c.reason, suppressions.c.source)
     entry = (
@@ -344,7 +344,7 @@ def contact_query(
             free(contacts.c.phone_raw),
             contacts.c.state,
             contacts.c.last_outcome,
-            _suppression_reason(connection, neutralise),
+            suppression_reason(connection, neutralise),
             contacts.c.attempts,
             when(first.c.requested_at),
             when(last.c.requested_at),
@@ -371,7 +371,7 @@ def contact_query(
             and_(last.c.contact_id == contacts.c.id, last.c.attempt_number == contacts.c.attempts),
         )
         .where(
-            contacts.c.campaign_id == campaign_id, *_time_conditions(last.c.requested_at, filters)
+            contacts.c.campaign_id == campaign_id, *time_conditions(last.c.requested_at, filters)
         )
         .order_by(contacts.c.phone)
     )
@@ -453,7 +453,7 @@ def attempt_query(
         .join(contacts, contacts.c.id == attempts.c.contact_id)
         .where(
             attempts.c.campaign_id == campaign_id,
-            *_time_conditions(attempts.c.requested_at, filters),
+            *time_conditions(attempts.c.requested_at, filters),
         )
         .order_by(attempts.c.id)
     )
@@ -571,7 +571,7 @@ def not_called_reasons(connection: Connection, campaign_id: int) -> list[tuple[s
     """(state, reason, count) of the rows never dialled on purpose: suppressed contacts, and
     rows an import rejected or found duplicate."""
     found: list[tuple[str, str, int]] = []
-    suppressed = select(_suppression_reason(connection, False).label("reason")).where(
+    suppressed = select(suppression_reason(connection, False).label("reason")).where(
         contacts.c.campaign_id == campaign_id,
         contacts.c.state == ContactState.SUPPRESSED.value,
     )

@@ -3,6 +3,7 @@ files, filters, escaping in HTML, the response breakdown, and `status --watch`."
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -17,7 +18,17 @@ from sqlalchemy.engine import URL
 
 from campaigner.db import Database
 from campaigner.db.schema import attempts, campaigns, contacts
-from campaigner.reports.exports import neutralise
+from campaigner.reports import copy
+from campaigner.reports.exports import (
+    Format,
+    attempt_rows,
+    contact_rows,
+    export,
+    neutralise,
+    write_csv,
+)
+from campaigner.reports.queries import Filters
+from campaigner.store.campaigns import get_campaign
 
 CALLED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
 HOSTILE_REASON = '<script>alert("x")</script> & =cmd'
@@ -205,3 +216,20 @@ def test_status_watch_prints_again_when_not_on_a_terminal(called: URL) -> None:
         child.terminate()
         child.wait(timeout=30)
         child.stdout.close()
+
+
+@pytest.mark.parametrize("per_attempt", [False, True])
+def test_postgresql_copy_writes_what_the_python_path_writes(
+    database: Database, called: URL, per_attempt: bool
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("COPY is PostgreSQL's: SQLite always takes the Python path")
+    with database.read() as connection:
+        campaign = get_campaign(connection, NAME)
+        assert copy.usable(connection, campaign.id)
+        copied, python = io.StringIO(), io.StringIO()
+        counted = export(connection, campaign, Format.CSV, copied, per_attempt=per_attempt)
+        build = attempt_rows if per_attempt else contact_rows
+        written = write_csv(build(connection, campaign, Filters(), neutralise=True), python)
+    assert counted == written == (2 if per_attempt else 30)
+    assert read_csv(copied.getvalue()) == read_csv(python.getvalue())
