@@ -120,7 +120,8 @@ def cancel_campaign(connection: Connection, campaign: Campaign, reason: str | No
     """Cancel the campaign and mark its pending contacts cancelled, in the caller's transaction.
 
     Cancelling a campaign that is already cancelled changes nothing but still cancels any pending
-    contact, so that nothing of a cancelled campaign is ever left to dial.
+    contact, so that nothing of a cancelled campaign is ever left to dial. With a notify URL, each
+    contact cancelled and the campaign get their notifications in the same transaction.
     """
     now = now_utc()
     pending = (
