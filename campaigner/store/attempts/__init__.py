@@ -41,6 +41,7 @@ from ...providers import (
     adapter_for,
 )
 from ..responses import REPLAYING, record_responses, replay_messages, replaying_campaigns
+from ._bulk import BulkStatement
 from ._contacts import give_back_refused, settle_contacts
 from ._results import NOTHING, Applied, AttemptFinished, EventStatus, FollowUpNeeded
 from ._rows import ATTEMPT_COLUMNS, LiveAttempt, chunks, load_attempts, serialise, write_attempts
@@ -185,21 +186,10 @@ def store_events(
     serialise(conn)
     filed, applied = _apply(conn, provider, [result for _, _, result in items], now)
     rows = [
-        {
-            "provider": provider.value,
-            "received_at": now,
-            "body": body,
-            "content_type": content_type,
-            "status": status,
-            "correlation_key": key,
-            "provider_call_id": call_id,
-            "attempt_id": attempt_id,
-        }
-        for (body, content_type, _), (status, key, call_id, attempt_id) in zip(
-            items, filed, strict=True
-        )
+        (body, content_type, *how)
+        for (body, content_type, _), how in zip(items, filed, strict=True)
     ]
-    conn.execute(insert(events), rows)
+    _INSERT_EVENT.execute(conn, rows, {"provider": provider.value, "received_at": now})
     return applied
 
 
@@ -271,6 +261,25 @@ def match_orphans(
     ]
     return apply_events(conn, provider, parsed, now)
 
+
+_INSERT_EVENT = BulkStatement(
+    insert(events).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "provider",
+                "received_at",
+                "body",
+                "content_type",
+                "status",
+                "correlation_key",
+                "provider_call_id",
+                "attempt_id",
+            )
+        }
+    ),
+    ("body", "content_type", "status", "correlation_key", "provider_call_id", "attempt_id"),
+)
 
 _UPDATE_EVENT = (
     update(events)

@@ -14,6 +14,7 @@ from ...db.schema import attempts, campaigns, contacts, suppressions
 from ...model import CampaignStatus, ContactState, Outcome
 from ...notifications import notify_contacts
 from ...retry import decide
+from ._bulk import BulkStatement
 from ._results import AttemptFinished
 from ._rows import LiveAttempt, chunks
 
@@ -82,7 +83,11 @@ def settle_contacts(
                 _contact_row(person, ContactState.DELIVERED, None, Outcome.DELIVERED, now)
             )
     if changes:
-        conn.execute(_UPDATE_CONTACT, changes)
+        _UPDATE_CONTACT.execute(
+            conn,
+            [(c["c_id"], c["c_state"], c["c_next"], c["c_outcome"]) for c in changes],
+            {"c_updated_at": now},
+        )
         _notify_final(conn, people, changes, now)
     return [
         AttemptFinished(a.id, a.contact_id, a.campaign_id, a.outcome)
@@ -129,7 +134,7 @@ def give_back_refused(
     ]
 
 
-_UPDATE_CONTACT = (
+_UPDATE_CONTACT = BulkStatement(
     update(contacts)
     .where(contacts.c.id == bindparam("c_id"))
     .values(
@@ -137,7 +142,8 @@ _UPDATE_CONTACT = (
         next_attempt_at=bindparam("c_next"),
         last_outcome=bindparam("c_outcome"),
         updated_at=bindparam("c_updated_at"),
-    )
+    ),
+    ("c_id", "c_state", "c_next", "c_outcome"),
 )
 
 

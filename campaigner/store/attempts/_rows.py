@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from ...db.schema import attempts
 from ...model import Outcome, Provider
 from ...providers import CallEvent, Progress, settle_outcome
+from ._bulk import BulkStatement
 
 # Ids per IN (...) list: well under SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 500
@@ -45,10 +46,11 @@ _MUTABLE = (
     "error",
 )
 _BIND_NAMES = tuple(f"a_{name}" for name in _MUTABLE)
-_UPDATE_ATTEMPT = (
+_UPDATE_ATTEMPT = BulkStatement(
     update(attempts)
     .where(attempts.c.id == bindparam("a_id"))
-    .values({name: bindparam(bind) for name, bind in zip(_MUTABLE, _BIND_NAMES, strict=True)})
+    .values({name: bindparam(bind) for name, bind in zip(_MUTABLE, _BIND_NAMES, strict=True)}),
+    (*_BIND_NAMES, "a_id"),
 )
 
 
@@ -136,12 +138,19 @@ class LiveAttempt:
         self.progress = progress
         return self._values() != before
 
-    def row(self) -> dict[str, Any]:
-        values = dict(zip(_BIND_NAMES, self._values(), strict=True))
-        values["a_progress"] = self.progress.value
-        values["a_outcome"] = self.outcome.value if self.outcome else None
-        values["a_id"] = self.id
-        return values
+    def row(self) -> tuple[Any, ...]:
+        """The values of `_UPDATE_ATTEMPT`, in its order."""
+        return (
+            self.provider_call_id,
+            self.progress.value,
+            self.outcome.value if self.outcome else None,
+            self.answered_at,
+            self.ended_at,
+            self.dtmf,
+            self.provider_reason,
+            self.error,
+            self.id,
+        )
 
 
 def serialise(conn: Connection) -> None:
@@ -169,4 +178,4 @@ def load_attempts(
 
 def write_attempts(conn: Connection, changed: Sequence[LiveAttempt]) -> None:
     if changed:
-        conn.execute(_UPDATE_ATTEMPT, [attempt.row() for attempt in changed])
+        _UPDATE_ATTEMPT.execute(conn, [attempt.row() for attempt in changed])
