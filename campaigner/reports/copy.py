@@ -157,11 +157,21 @@ def copy_csv(connection: Connection, query: Select[Any], out: TextIO) -> int:
     )
     driver = connection.connection.driver_connection
     assert driver is not None
+    # A file or stdout takes COPY's bytes as they are (UTF-8, like the text around them);
+    # anything else gets them decoded.
+    buffer = getattr(out, "buffer", None)
     decoder = codecs.getincrementaldecoder("utf-8")()
+    out.flush()
     with driver.cursor() as cursor:
         with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
             for chunk in copy:
-                out.write(decoder.decode(bytes(chunk)))
-        out.write(decoder.decode(b"", final=True))
+                if buffer is not None:
+                    buffer.write(chunk)
+                else:
+                    out.write(decoder.decode(bytes(chunk)))
+        if buffer is not None:
+            buffer.flush()
+        else:
+            out.write(decoder.decode(b"", final=True))
         count: int = cursor.rowcount
     return count
