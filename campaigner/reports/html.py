@@ -253,7 +253,9 @@ def _hours_chart(connection: Connection, campaign: Campaign) -> str:
         every=2,
     )
     rows = [(f"{h.hour:02d}:00", h.calls, h.delivered, percent(h.rate)) for h in hours if h.calls]
-    return chart + _table(["local hour", "calls", "delivered", "rate"], rows, numeric={1, 2})
+    return chart + _table(
+        ["local hour", "calls", "delivered", "rate"], rows, numeric={1, 2}, table_id="local-hours"
+    )
 
 
 def _histogram_chart(connection: Connection, campaign: Campaign) -> str:

@@ -194,10 +194,10 @@ class LocalTimes:
 
 
 def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
-    """Seconds since 1970 of a stored (UTC) time, computed by the database."""
+    """Whole seconds since 1970 (rounded down) of a stored (UTC) time, computed by the database."""
     if connection.dialect.name == "sqlite":
         return cast(func.strftime("%s", column), Integer)
-    return cast(func.extract("epoch", column), BigInteger)
+    return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
 # Where a spreadsheet cell starts a formula (OWASP CSV injection); PostgreSQL text has no NUL.
@@ -510,7 +510,11 @@ class Timeline:
     buckets: dict[int, Counter[str]]  # bucket index from `start` -> outcome -> calls
 
 
-_STEPS = [timedelta(minutes=minutes) for minutes in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080)]
+# From ten seconds (a test campaign) to a week (a long one).
+_STEPS = [
+    timedelta(seconds=seconds)
+    for seconds in (10, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 604800)
+]
 
 
 def timeline(connection: Connection, campaign_id: int, most: int = 48) -> Timeline:
@@ -526,7 +530,7 @@ def timeline(connection: Connection, campaign_id: int, most: int = 48) -> Timeli
     step = next((s for s in _STEPS if span / s < most), _STEPS[-1])
     size = int(step.total_seconds())
     start_epoch = int(first.timestamp()) // size * size
-    bucket = (epoch_seconds(connection, attempts.c.requested_at) - start_epoch) / size
+    bucket = (epoch_seconds(connection, attempts.c.requested_at) - start_epoch) // size
     rows = connection.execute(
         select(cast(bucket, Integer).label("bucket"), attempts.c.outcome, func.count())
         .where(attempts.c.campaign_id == campaign_id)
@@ -544,7 +548,7 @@ def local_hours(connection: Connection, campaign_id: int) -> list[HourRate]:
     Counted by the database per zone and quarter-hour of UTC (zones are whole quarter hours off
     UTC), then each quarter is placed in its zone's local hour here.
     """
-    quarter = epoch_seconds(connection, attempts.c.requested_at) / 900
+    quarter = epoch_seconds(connection, attempts.c.requested_at) // 900
     delivered = func.sum(case((attempts.c.outcome == Outcome.DELIVERED.value, 1), else_=0))
     rows = connection.execute(
         select(

@@ -27,7 +27,7 @@ from campaigner.reports.exports import (
     neutralise,
     write_csv,
 )
-from campaigner.reports.queries import Filters
+from campaigner.reports.queries import Filters, timeline
 from campaigner.store.campaigns import get_campaign
 
 CALLED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -233,3 +233,28 @@ def test_postgresql_copy_writes_what_the_python_path_writes(
         written = write_csv(build(connection, campaign, Filters(), neutralise=True), python)
     assert counted == written == (2 if per_attempt else 30)
     assert read_csv(copied.getvalue()) == read_csv(python.getvalue())
+
+
+def test_calls_are_counted_in_the_quarter_hour_and_local_hour_they_began(
+    database: Database, called: URL
+) -> None:
+    """14:59:59.6 UTC is 09:59 in New York: hour 9, never rounded into hour 10."""
+    with database.write() as connection:
+        connection.execute(
+            update(attempts)
+            .where(attempts.c.provider_reason == "playfinished")
+            .values(requested_at=CALLED - timedelta(milliseconds=400))
+        )
+    page = read_page(cli(called, "report", NAME, "--format", "html").output)
+    hours = {row[0]: row[1:] for row in page.tables["local-hours"]}
+    assert hours == {"09:00": ["1", "1", "100.0%"], "10:00": ["1", "0", "0.0%"]}
+    with database.read() as connection:
+        found = timeline(connection, get_campaign(connection, NAME).id)
+    assert found.start is not None
+    assert sorted(
+        (found.start + found.step * index, dict(outcomes))
+        for index, outcomes in found.buckets.items()
+    ) == [
+        (datetime(2026, 11, 20, 14, 59, 50, tzinfo=UTC), {"delivered": 1}),
+        (datetime(2026, 11, 20, 15, 0, tzinfo=UTC), {"failed": 1}),
+    ]
