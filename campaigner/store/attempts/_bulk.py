@@ -11,6 +11,8 @@ shares (the time, the provider) are converted once, and the driver gets plain tu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect
@@ -23,13 +25,13 @@ _Processor = Callable[[Any], Any] | None
 class _Compiled:
     """The statement as one dialect runs it."""
 
-    __slots__ = ("constants", "positional", "processors", "slots", "sql")
+    __slots__ = ("positional", "slots", "sql")
 
     def __init__(self, statement: ClauseElement, names: Sequence[str], dialect: Dialect) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self.sql = compiled.string
         binds = compiled.binds
-        self.processors: dict[str, _Processor] = {
+        processors: dict[str, _Processor] = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
             for name, bind in binds.items()
         }
@@ -37,8 +39,7 @@ class _Compiled:
         order = list(compiled.positiontup or binds)
         index = {name: position for position, name in enumerate(names)}
         # (where in a row, or None for a shared value; the bind's name; its processor)
-        self.slots = [(index.get(name), name, self.processors[name]) for name in order]
-        self.constants = [name for name in order if name not in index]
+        self.slots = [(index.get(name), name, processors[name]) for name in order]
 
 
 class BulkStatement:
@@ -65,28 +66,23 @@ class BulkStatement:
             compiled = self._compiled[dialect.name] = _Compiled(
                 self._statement, self._names, dialect
             )
-        given: dict[str, Any] = {}
-        for name in compiled.constants:
-            value = (shared or {})[name]
-            processor = compiled.processors[name]
-            given[name] = processor(value) if processor else value
-        slots = [
-            (given[name], None, None) if index is None else (None, index, processor)
-            for index, name, processor in compiled.slots
-        ]
-        params = [
-            tuple(
-                value if index is None else processor(row[index]) if processor else row[index]
-                for value, index, processor in slots
-            )
-            for row in rows
-        ]
-        if not params:
+        rows = list(rows)
+        if not rows:
             return
+        # Column by column, so that the conversions run in map() rather than per value in Python.
+        columns: list[Iterable[Any]] = []
+        for index, name, processor in compiled.slots:
+            if index is None:
+                value = (shared or {})[name]
+                columns.append(repeat(processor(value) if processor else value, len(rows)))
+            else:
+                values = map(itemgetter(index), rows)
+                columns.append(map(processor, values) if processor else values)
         if compiled.positional:
-            conn.exec_driver_sql(compiled.sql, params)
+            conn.exec_driver_sql(compiled.sql, list(zip(*columns, strict=True)))
         else:
-            order = [name for _, name, _ in compiled.slots]
+            names = [name for _, name, _ in compiled.slots]
             conn.exec_driver_sql(
-                compiled.sql, [dict(zip(order, row, strict=True)) for row in params]
+                compiled.sql,
+                [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)],
             )
