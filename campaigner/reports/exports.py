@@ -34,6 +34,7 @@ from .queries import (
     iso,
     reject_rows,
     stream,
+    whole_fields,
 )
 
 
@@ -117,6 +118,7 @@ def contact_rows(
     clean = neutralise_cell if neutralise else _same
     files = {key: clean(name) for key, name in import_files(connection, campaign.id).items()}
     query = contact_query(connection, campaign.id, names, filters, neutralise=neutralise)
+    whole = whole_fields(connection, names)
 
     def generate() -> Iterator[Sequence[Any]]:
         local = LocalTimes().local
@@ -124,6 +126,7 @@ def contact_rows(
         # Columns 0-20 of the query; the two local times and the file name are added here.
         for row in stream(connection, query):
             zone = row[17]
+            values = [row[21].get(name) for name in names] if whole else row[21:]
             yield (
                 *row[:7],
                 local(row[6], zone),
@@ -133,9 +136,9 @@ def contact_rows(
                 files_get(row[19]),
                 row[20],
                 *(
-                    [f"'{v}" if v and v[0] in _STARTS else v for v in row[21:]]
+                    [f"'{v}" if v and v[0] in _STARTS else v for v in values]
                     if neutralise
-                    else row[21:]
+                    else values
                 ),
             )
         yield from _rejects(connection, campaign, names, files, filters, clean)

@@ -318,6 +318,12 @@ def suppression_reason(connection: Connection, neutralise: bool) -> ColumnElemen
     return case((contacts.c.state == ContactState.SUPPRESSED.value, entry), else_=None)
 
 
+def whole_fields(connection: Connection, fields: Sequence[str]) -> bool:
+    """Whether the contacts' fields must be read whole and picked apart in Python: a SQLite JSON
+    path cannot name a key with a double quote or a backslash in it (it finds nothing)."""
+    return connection.dialect.name == "sqlite" and any('"' in n or "\\" in n for n in fields)
+
+
 def contact_query(
     connection: Connection,
     campaign_id: int,
@@ -328,7 +334,8 @@ def contact_query(
 ) -> Select[Any]:
     """One row per contact, in phone-number order (the order of the campaign's unique index:
     no sort), with the `CONTACT_COLUMNS` of `exports` less the local times, which are derived
-    from the UTC ones, and the import's id in place of its file name."""
+    from the UTC ones, and the import's id in place of its file name; then the CSV's own fields,
+    or the whole fields object when `whole_fields`."""
     first = attempts.alias("first_call")
     last = attempts.alias("last_call")
 
@@ -362,7 +369,11 @@ def contact_query(
             contacts.c.import_id,
             contacts.c.source_row,
             # Neutralised by the caller: in SQL, each field would be extracted three times.
-            *(contacts.c.fields[name].as_string() for name in fields),
+            *(
+                [contacts.c.fields]
+                if whole_fields(connection, fields)
+                else [contacts.c.fields[name].as_string() for name in fields]
+            ),
         )
         .select_from(contacts)
         .outerjoin(first, and_(first.c.contact_id == contacts.c.id, first.c.attempt_number == 1))

@@ -12,12 +12,21 @@ from pathlib import Path
 
 import pytest
 from db_helpers import db_option
-from reports_helpers import NAME, cli, import_samples, make_campaign, read_csv, read_page
+from reports_helpers import (
+    NAME,
+    cli,
+    import_samples,
+    make_campaign,
+    read_csv,
+    read_jsonl,
+    read_page,
+)
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import URL
 
 from campaigner.db import Database
 from campaigner.db.schema import attempts, campaigns, contacts
+from campaigner.importer import ImportOptions, import_contacts
 from campaigner.reports import copy
 from campaigner.reports.exports import (
     Format,
@@ -258,3 +267,25 @@ def test_calls_are_counted_in_the_quarter_hour_and_local_hour_they_began(
         (datetime(2026, 11, 20, 14, 59, 50, tzinfo=UTC), {"delivered": 1}),
         (datetime(2026, 11, 20, 15, 0, tzinfo=UTC), {"failed": 1}),
     ]
+
+
+def test_csv_columns_with_quotes_and_backslashes_in_their_names(
+    database: Database, database_url: URL, tmp_path: Path
+) -> None:
+    make_campaign(database)
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        'first_name,phone,appointment,"say ""hi""",back\\slash\n'
+        "Ann,+12125550160,Monday,=HYPERLINK(1),plain\n",
+        encoding="utf-8",
+    )
+    import_contacts(database, NAME, path, ImportOptions(region="US", workers=1))
+    for fmt in ("csv", "jsonl"):
+        text = cli(database_url, "report", NAME, "--format", fmt).output
+        if fmt == "csv":
+            (row,) = read_csv(text).rows
+        else:
+            (line,) = read_jsonl(text)
+            row = line["fields"]
+        quoted = "'=HYPERLINK(1)" if fmt == "csv" else "=HYPERLINK(1)"
+        assert (row['say "hi"'], row["back\\slash"], row["first_name"]) == (quoted, "plain", "Ann")
