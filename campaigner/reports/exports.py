@@ -1,11 +1,13 @@
-"""Row exports: one row per contact (or per call with `attempts=True`) as CSV, JSON Lines or JSON.
+"""Row exports: one row per contact (or per call with `per_attempt`) as CSV, JSON Lines or JSON.
 
 Rows are built from one streaming query (see `queries`) and written as they come, so memory stays
-flat whatever the campaign's size. CSV cells are made safe for spreadsheets (OWASP's CSV
-injection advice): a free-text cell that starts with `=`, `+`, `-`, `@`, a tab, CR or NUL gets a
-leading `'`, so that it is shown as text and never run as a formula. The `phone` column is E.164
-by construction (campaigner wrote it) and is left alone, so `+14155550100` stays readable; the
-number as written in the CSV (`phone_raw`) is free text and is neutralised like the rest.
+flat whatever the campaign's size; on PostgreSQL, CSV is written by the server (see `copy`).
+
+CSV cells are made safe for spreadsheets (OWASP's CSV injection advice): a free-text cell that
+starts with `=`, `+`, `-`, `@`, a tab, CR or NUL gets a leading `'`, so that it is shown as text
+and never run as a formula. The `phone` column is E.164 by construction (campaigner wrote it) and
+is left alone, so `+14155550100` stays readable; the number as written in the CSV (`phone_raw`)
+is free text and is neutralised like the rest.
 """
 
 from __future__ import annotations

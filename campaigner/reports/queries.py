@@ -5,6 +5,7 @@ contact's first and last attempt are found through the unique (contact_id, attem
 read with a server-side cursor (`stream_results`) in batches of `BATCH` rows. Times are read
 as ISO 8601 text written by the database (`iso_text`); local times are derived from that text
 (`LocalTimes`). For CSV, the database also neutralises formula-looking cells (`text_cell`).
+PostgreSQL's CSV export (`copy`) builds on the same pieces.
 """
 
 from __future__ import annotations
