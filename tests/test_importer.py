@@ -370,6 +370,44 @@ def test_a_suppressed_number_in_a_later_batch_and_its_repeat(
     assert (repeat.row_number, repeat.reason) == (5, "duplicate: same number as row 3 of this file")
 
 
+def test_a_number_already_in_the_campaign_repeated_in_one_batch(
+    database: Database, tmp_path: Path
+) -> None:
+    """The first of the repeats is a duplicate of the earlier import, the others of that first
+    row; a suppressed number and its repeat in the same batch are one suppressed contact."""
+    campaign_id = campaign(database)
+    first = run(database, write(tmp_path, HEADER + "(212) 555-0101,A,B\n"))
+    with database.write() as connection:
+        connection.execute(
+            insert(suppressions).values(
+                phone="+14155550102", campaign_id=None, source="test", created_at=NOW
+            )
+        )
+    second = run(
+        database,
+        write(
+            tmp_path,
+            HEADER
+            + "(646) 555-0104,C,D\n212-555-0101,E,F\n+1 212 555 0101,G,H\n"
+            + "(415) 555-0102,I,J\n415.555.0102,K,L\n(646) 555-0104,M,N\n",
+            "more.csv",
+        ),
+    )
+    assert counts(second) == (6, 1, 4, 1, 0)
+    with database.read() as connection:
+        assert [(r.row_number, r.reason) for r in list_rejects(connection, second.import_id)] == [
+            (2, f"duplicate: already in the campaign (row 1 of import #{first.import_id})"),
+            (3, "duplicate: same number as row 2 of this file"),
+            (5, "duplicate: same number as row 4 of this file"),
+            (6, "duplicate: same number as row 1 of this file"),
+        ]
+    assert [(r["phone"], r["state"], r["source_row"]) for r in stored(database, campaign_id)] == [
+        ("+12125550101", ContactState.PENDING, 1),
+        ("+16465550104", ContactState.PENDING, 1),
+        ("+14155550102", ContactState.SUPPRESSED, 4),
+    ]
+
+
 def test_contacts_times_are_stored_as_every_other_time(database: Database, tmp_path: Path) -> None:
     """The loader hands times to the driver itself: in the database they must compare equal to the
     import's start, which SQLAlchemy wrote (on SQLite, times are text compared as text)."""
