@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def run_backend(
             server.terminate()
             server.wait(timeout=60)
         database.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)
         if backend == "postgresql":
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
