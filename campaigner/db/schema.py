@@ -218,6 +218,9 @@ attempts = Table(
     UniqueConstraint("correlation_key"),
     Index(None, "provider", "provider_call_id"),
     Index(None, "campaign_id", "outcome"),
+    # The calls of the last minute (`status`), a campaign's first and last call (reports):
+    # range reads. Attempts are inserted in time order, so it grows at its end.
+    Index(None, "campaign_id", "requested_at"),
 )
 
 # Every webhook body exactly as received, before it is interpreted.
