@@ -130,7 +130,7 @@ class Dialer:
         # Several workers may share the campaign on PostgreSQL; SQLite has one dialer.
         self.shared = not database.is_sqlite
         self.lease = WorkerLease(
-            self.db,
+            DatabaseWorker(database),  # a connection of its own: never queued behind a claim
             campaign.id,
             self.clock,
             self.options.lease,
@@ -143,7 +143,7 @@ class Dialer:
             self.pacer = SharedPacer(
                 settings.calls_per_second,
                 partial(_reserve, pace_db, campaign.id),
-                lambda: len(self.unsent),
+                lambda: len(self.unsent) + (self.lookahead if self.more_due else 0),
                 lambda: self.lease.live_workers,
                 partial(_forget, pace_db, campaign.id),
             )
@@ -175,6 +175,7 @@ class Dialer:
         self.live: set[int] = set()
         self.others = 0
         self.unsent: dict[int, Claimed[Any]] = {}  # claimed, waiting for their turn
+        self.more_due = False  # the last claim was full: more contacts are likely due
         self.blocked: set[str] = set()  # numbers put on the do-not-call list since the run began
         self.tasks = 0  # dial tasks running
         self.dialled = 0
@@ -245,6 +246,7 @@ class Dialer:
                 self._tasks = tasks
                 tasks.start_soon(self.journal.run)
                 tasks.start_soon(self._monitor)
+                tasks.start_soon(self._heartbeats)
                 if self.marker is not None:
                     tasks.start_soon(self.marker.run)
                 if isinstance(self.pacer, SharedPacer):
@@ -281,6 +283,7 @@ class Dialer:
                 await self._wait(1.0)
                 continue
             batch = await self.db.write(partial(self._claim, self.clock.now(), want))
+            self.more_due = len(batch.claimed) >= want
             if batch.status is not CampaignStatus.RUNNING:
                 await self._status_changed(batch.status)
                 return
@@ -395,14 +398,12 @@ class Dialer:
     # --- The monitor ------------------------------------------------------------------------
 
     async def _monitor(self) -> None:
-        next_reconcile = time.monotonic() + self.options.reconcile_interval
+        # Often enough that a quiet call is seen between half the call timeout and all of it.
+        reconcile_interval = min(self.options.reconcile_interval, self.options.call_timeout / 4)
+        next_reconcile = time.monotonic() + reconcile_interval
         next_report = time.monotonic() + min(self.reporter.interval, 1.0)
-        next_beat = time.monotonic() + self.lease.interval
         while True:
             await anyio.sleep(self.options.status_interval)
-            if time.monotonic() >= next_beat:
-                await self._beat()
-                next_beat = time.monotonic() + self.lease.interval
             before = set(self.live)
             status, live_ids = await self.db.read(self._look)
             self._finished_ids(before - live_ids)
@@ -411,22 +412,26 @@ class Dialer:
                 await self._status_changed(status)
             if time.monotonic() >= next_reconcile:
                 await self.sender.reconcile(self.options.call_timeout)
-                next_reconcile = time.monotonic() + self.options.reconcile_interval
+                next_reconcile = time.monotonic() + reconcile_interval
             if self._deadline is not None and self.clock.now() >= self._deadline:
                 self.request_stop(Stop.DEADLINE, "the run's time is up (--max-duration / --until)")
             if time.monotonic() >= next_report:
                 self.reporter.progress(await self._snapshot())
                 next_report = time.monotonic() + self.reporter.interval
 
-    async def _beat(self) -> None:
-        if not await self.lease.beat():
-            self.request_stop(
-                Stop.LEASE_LOST,
-                f"worker {self.lease.id} lost its lease (it stalled for longer than "
-                f"{self.options.lease:g}s): another worker has taken over its claims and calls",
-            )
-        elif self.shared:
-            self.lookahead = self._lookahead(self.lease.live_workers)
+    async def _heartbeats(self) -> None:
+        """Renew the lease, in a task of its own so that no other work delays it."""
+        while True:
+            await anyio.sleep(self.lease.interval)
+            if not await self.lease.beat():
+                self.request_stop(
+                    Stop.LEASE_LOST,
+                    f"worker {self.lease.id} lost its lease (it stalled for longer than "
+                    f"{self.options.lease:g}s): another worker has taken over its claims and calls",
+                )
+                return
+            if self.shared:
+                self.lookahead = self._lookahead(self.lease.live_workers)
 
     def _look(self, connection: Connection) -> tuple[CampaignStatus, set[int]]:
         status = connection.execute(

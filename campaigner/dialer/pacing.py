@@ -104,6 +104,8 @@ class SharedPacer:
     position k * stride mod size), so a worker's share is not sent in one burst. A slot whose
     instant has passed by more than `TOLERANCE` is dropped, not sent late. Workers joining or
     leaving change the share each asks for first (`workers`); the rest goes to whoever needs it.
+    What a worker needs (`demand`): its claims not sent yet, and more while its claims come full;
+    at least the requests waiting for a turn (a request sent again after a 429 is one).
     Relies on the workers' clocks agreeing (NTP) to within a few milliseconds.
     """
 
@@ -122,6 +124,7 @@ class SharedPacer:
         self._workers = workers
         self._forget = forget
         self._slots: list[float] = []  # a heap of instants held (time.time())
+        self._waiting = 0  # requests waiting for their turn (a request sent again among them)
         self._hold_until = 0.0
         self._granted = anyio.Event()
         self._needed = anyio.Event()
@@ -137,6 +140,13 @@ class SharedPacer:
         return sum(1 for at in self._slots if at >= now - TOLERANCE)
 
     async def turn(self) -> None:
+        self._waiting += 1
+        try:
+            await self._turn()
+        finally:
+            self._waiting -= 1
+
+    async def _turn(self) -> None:
         while (wait := self._hold_until - time.monotonic()) > 0:
             await anyio.sleep(wait)
         async with self._queue:
@@ -178,7 +188,7 @@ class SharedPacer:
         return math.ceil(self._rate / max(1, self._workers()))
 
     async def _take(self, second: int, first: int, size: int, most: int) -> None:
-        want = min(most, self._demand() - self.held())
+        want = min(most, max(self._demand(), self._waiting) - self.held())
         if want <= 0 or size <= 0:
             return
         start, count = await self._reserve(second, want, size)

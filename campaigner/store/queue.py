@@ -449,9 +449,9 @@ def live_attempts(
     *,
     owner: int | None = None,
 ) -> list[LiveAttempt]:
-    """The campaign's live attempts requested before `requested_before` (or those of
-    `attempt_ids` among them), oldest first; with `owner`, only those that worker holds (or that
-    no worker holds)."""
+    """The campaign's live attempts sent before `requested_before` (or those of `attempt_ids`
+    among them), oldest first; with `owner`, only those that worker holds (or that no worker
+    holds). Claims not sent yet are their worker's business, not listed."""
     query = (
         select(
             attempts.c.id,
@@ -467,7 +467,7 @@ def live_attempts(
         .where(
             attempts.c.campaign_id == campaign_id,
             attempts.c.outcome.is_(None),
-            attempts.c.requested_at < requested_before,
+            attempts.c.sent_at < requested_before,
         )
         .order_by(attempts.c.requested_at, attempts.c.id)
     )

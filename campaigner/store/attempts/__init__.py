@@ -106,7 +106,10 @@ def record_ambiguous(
 def settle_stale_attempts(
     conn: Connection, campaign_id: int, started_before: datetime, now: datetime
 ) -> Applied:
-    """Settle the campaign's live attempts requested before `started_before`: no final event came.
+    """Settle the campaign's live attempts sent before `started_before`: no final event came.
+
+    Counted from `sent_at`, when the request may first have left: a claim still waiting for its
+    turn (unsent) is its worker's to send or give back, never failed here.
 
     An attempt whose events showed the callee answering is DELIVERED (calling them again would ring
     someone who was reached); any other is FAILED, and its contact follows the retry policy: a
@@ -117,7 +120,7 @@ def settle_stale_attempts(
         select(*ATTEMPT_COLUMNS).where(
             attempts.c.campaign_id == campaign_id,
             attempts.c.outcome.is_(None),
-            attempts.c.requested_at < started_before,
+            attempts.c.sent_at < started_before,
         )
     )
     stale = [LiveAttempt(row) for row in rows]
