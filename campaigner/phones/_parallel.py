@@ -25,7 +25,8 @@ WORKER_NICENESS = 5
 def _init_worker(region: str | None) -> None:
     global _worker_region
     _worker_region = region
-    os.nice(WORKER_NICENESS)
+    if hasattr(os, "nice"):  # Unix only
+        os.nice(WORKER_NICENESS)
     normalise_batch(["+14155552671", "4155552671"], region)  # load metadata before the first batch
 
 
