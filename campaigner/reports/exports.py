@@ -1,7 +1,8 @@
 """Row exports: one row per contact (or per call with `per_attempt`) as CSV, JSON Lines or JSON.
 
 Rows are built from one streaming query (see `queries`) and written as they come, so memory stays
-flat whatever the campaign's size; on PostgreSQL, CSV is written by the server (see `copy`).
+flat whatever the campaign's size. The contacts' CSV is written by the database itself: by
+PostgreSQL's COPY (see `copy`), or as whole lines by SQLite (see `sqlite_csv`).
 
 CSV cells are made safe for spreadsheets (OWASP's CSV injection advice): a free-text cell that
 starts with `=`, `+`, `-`, `@`, a tab, CR or NUL gets a leading `'`, so that it is shown as text
@@ -22,7 +23,7 @@ from typing import Any, TextIO
 from sqlalchemy import Connection
 
 from ..campaigns import Campaign
-from . import copy
+from . import copy, sqlite_csv
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
     FORMULA_STARTS,
@@ -271,6 +272,10 @@ def export(
     filters = filters or Filters()
     if fmt is Format.CSV and copy.usable(connection, campaign.id):
         return _copy_csv(connection, campaign, out, per_attempt, filters)
+    if fmt is Format.CSV and not per_attempt and connection.dialect.name == "sqlite":
+        names = field_names(connection, campaign.id)
+        if sqlite_csv.usable(connection, names):
+            return sqlite_export(connection, campaign, names, out, filters)
     build = attempt_rows if per_attempt else contact_rows
     rows = build(connection, campaign, filters, neutralise=fmt is Format.CSV)
     if fmt is Format.CSV:
@@ -287,6 +292,30 @@ def export(
         },
     }
     return write_json(rows, out, head, "attempts" if per_attempt else "contacts")
+
+
+def sqlite_export(
+    connection: Connection,
+    campaign: Campaign,
+    names: list[str],
+    out: TextIO,
+    filters: Filters,
+    split_from: int = sqlite_csv.SPLIT_FROM,
+) -> int:
+    """The contacts' CSV on SQLite: lines written by SQLite (`sqlite_csv`), then the rejected
+    rows from here; the same rows as `write_csv` writes."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CONTACT_COLUMNS, *(_field_header(name, CONTACT_COLUMNS) for name in names)])
+    out.flush()
+    files = import_files(connection, campaign.id)
+    count = sqlite_csv.write_csv(
+        connection, campaign.id, names, filters, files, out, split_from=split_from
+    )
+    clean = {key: neutralise(name) for key, name in files.items()}
+    for row in _rejects(connection, campaign, names, clean, filters, neutralise_cell):
+        writer.writerow(row)
+        count += 1
+    return count
 
 
 def _copy_csv(

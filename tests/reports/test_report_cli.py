@@ -21,7 +21,7 @@ from reports_helpers import (
     read_jsonl,
     read_page,
 )
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import URL
 
 from campaigner.db import Database
@@ -34,9 +34,10 @@ from campaigner.reports.exports import (
     contact_rows,
     export,
     neutralise,
+    sqlite_export,
     write_csv,
 )
-from campaigner.reports.queries import Filters, timeline
+from campaigner.reports.queries import Filters, field_names, timeline
 from campaigner.store.campaigns import get_campaign
 
 CALLED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -232,7 +233,7 @@ def test_postgresql_copy_writes_what_the_python_path_writes(
     database: Database, called: URL, per_attempt: bool
 ) -> None:
     if database.is_sqlite:
-        pytest.skip("COPY is PostgreSQL's: SQLite always takes the Python path")
+        pytest.skip("COPY is PostgreSQL's: SQLite writes its own lines (tested below)")
     with database.read() as connection:
         campaign = get_campaign(connection, NAME)
         assert copy.usable(connection, campaign.id)
@@ -289,3 +290,55 @@ def test_csv_columns_with_quotes_and_backslashes_in_their_names(
             row = line["fields"]
         quoted = "'=HYPERLINK(1)" if fmt == "csv" else "=HYPERLINK(1)"
         assert (row['say "hi"'], row["back\\slash"], row["first_name"]) == (quoted, "plain", "Ann")
+
+
+def _python_csv(connection: Connection, filters: Filters) -> str:
+    written = io.StringIO()
+    campaign = get_campaign(connection, NAME)
+    write_csv(contact_rows(connection, campaign, filters, neutralise=True), written)
+    return written.getvalue()
+
+
+@pytest.mark.parametrize("split_from", [1, 1_000_000], ids=["two processes", "one process"])
+def test_sqlite_writes_the_lines_the_python_path_writes(
+    database: Database, called: URL, tmp_path: Path, split_from: int
+) -> None:
+    """SQLite's own CSV lines (one process, or two writing a half each) read back as the rows
+    built in Python, across a daylight saving change and with each filter."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite's CSV lines; PostgreSQL has COPY")
+    with database.write() as connection:
+        # 05:30 UTC on 1 November 2026 is 01:30 EDT; 06:30 UTC is 01:30 EST.
+        for phone, moment in [
+            ("+12125550150", datetime(2026, 11, 1, 5, 30, 9, 999_999, tzinfo=UTC)),
+            ("+12125550151", datetime(2026, 11, 1, 6, 30, 1, tzinfo=UTC)),
+        ]:
+            contact_id = connection.execute(
+                select(contacts.c.id).where(contacts.c.phone == phone)
+            ).scalar_one()
+            connection.execute(
+                update(attempts)
+                .where(attempts.c.contact_id == contact_id)
+                .values(requested_at=moment)
+            )
+    local_times: set[str] = set()
+    for filters in [
+        Filters(),
+        Filters(states=frozenset({"failed", "suppressed", "rejected"})),
+        Filters(since=datetime(2026, 11, 1, 6, tzinfo=UTC)),
+        Filters(until=datetime(2026, 11, 1, 6, tzinfo=UTC)),
+    ]:
+        path = tmp_path / "fast.csv"
+        with database.read() as connection, path.open("w", encoding="utf-8", newline="") as out:
+            campaign = get_campaign(connection, NAME)
+            names = field_names(connection, campaign.id)
+            counted = sqlite_export(connection, campaign, names, out, filters, split_from)
+            python = _python_csv(connection, filters)
+        fast = read_csv(path.read_text(encoding="utf-8"))
+        assert fast == read_csv(python)
+        assert counted == len(fast.rows) > 0
+        local_times.update(row["last_call_local"] for row in fast.rows)
+    assert local_times >= {
+        "2026-11-01T01:30:09-04:00",
+        "2026-11-01T01:30:01-05:00",
+    }
