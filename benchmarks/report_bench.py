@@ -14,8 +14,12 @@ Each export is `campaigner report` run as a child process, exactly as a user run
 a file in a temporary directory; then `campaigner status --json` is timed the same way. Printed
 per command: wall time of the whole command (start-up included), rows per second over that, the
 child's CPU time (user + system) per row, its peak memory (max RSS, from wait4), and the load
-average of the machine before the run, which is shared. PostgreSQL's own CPU (the server
-backend) is not in the child's figures.
+average of the machine before the run, which is shared. The child's CPU includes the second
+process of a SQLite CSV export (it is waited for). On PostgreSQL, the CPU of the server backends
+serving the command is added as `server CPU`: read from /proc/<pid>/stat of every backend
+connected to the benchmark's database (pg_stat_activity), sampled every 0.1 s while the command
+runs (the last tenth of a second before a backend ends can be missed). The server must run on
+this machine for that.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -166,16 +171,60 @@ def build(database: Database, count: int) -> None:
             )
 
 
-def measure(db: str, arguments: list[str], out: Path) -> dict[str, float]:
-    """`campaigner ARGUMENTS --db DB` in a child, its output in OUT; its time, CPU and memory."""
+class ServerCpu:
+    """The CPU time of the PostgreSQL backends connected to database `name`, while it runs."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = name
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ServerCpu:
+        if self.name is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        if self.name is not None:
+            self.thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+    def _watch(self) -> None:
+        import psycopg
+
+        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+            while not self.done.wait(0.1):
+                pids = connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+                ).fetchall()
+                for (pid,) in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except (FileNotFoundError, ProcessLookupError):
+                        continue
+                    ticks = int(fields[11]) + int(fields[12])
+                    self.seen[pid] = ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    db: str, arguments: list[str], out: Path, server: str | None = None
+) -> dict[str, float]:
+    """`campaigner ARGUMENTS --db DB` in a child, its output in OUT; its time, CPU and memory,
+    and the CPU of the PostgreSQL backends of database `server` meanwhile."""
     load = os.getloadavg()[0]
     command = [sys.executable, "-c", "from campaigner.cli import main; main()", *arguments]
     command += ["--db", db]
     started = time.perf_counter()
-    with out.open("wb") as stdout:
-        child = subprocess.Popen(command, cwd=REPOSITORY, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
+    with ServerCpu(server) as backends:
+        with out.open("wb") as stdout:
+            child = subprocess.Popen(command, cwd=REPOSITORY, stdout=stdout, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
     assert child.stderr is not None
     errors = child.stderr.read().decode()
     child.stderr.close()
@@ -187,6 +236,7 @@ def measure(db: str, arguments: list[str], out: Path) -> dict[str, float]:
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mb": usage.ru_maxrss / 1024,
         "load": load,
+        "server_cpu": backends.seconds,
     }
 
 
@@ -194,6 +244,7 @@ def run(backend: str, count: int, keep: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="report-bench-") as directory:
         here = Path(directory)
         admin = None
+        name = None
         if backend == "sqlite":
             db = str(here / "bench.db")
             database = open_database(parse_database_url(db))
@@ -217,19 +268,21 @@ def run(backend: str, count: int, keep: bool) -> None:
             )
             for fmt in ("csv", "html"):
                 out = here / f"report.{fmt}"
-                figures = measure(db, ["report", NAME, "--format", fmt, "--out", str(out)], out)
+                arguments = ["report", NAME, "--format", fmt, "--out", str(out)]
+                figures = measure(db, arguments, out, name)
                 rows = count if fmt == "csv" else 0
                 rate = f", {rows / figures['wall']:,.0f} rows/s" if rows else ""
                 per_row = f", CPU {figures['cpu'] / rows * 1e6:.2f} µs/row" if rows else ""
                 print(
                     f"{backend} {fmt}: {figures['wall']:.2f} s{rate}, CPU {figures['cpu']:.2f} s"
-                    f"{per_row}, peak RSS {figures['rss_mb']:.0f} MB, "
+                    f"{per_row}{_server(figures, rows)}, peak RSS {figures['rss_mb']:.0f} MB, "
                     f"{out.stat().st_size / 1e6:.1f} MB written, load average {figures['load']:.2f}"
                 )
-            figures = measure(db, ["status", NAME, "--json"], here / "status.json")
+            figures = measure(db, ["status", NAME, "--json"], here / "status.json", name)
             print(
-                f"{backend} status: {figures['wall']:.2f} s, CPU {figures['cpu']:.2f} s, "
-                f"peak RSS {figures['rss_mb']:.0f} MB, load average {figures['load']:.2f}"
+                f"{backend} status: {figures['wall']:.2f} s, CPU {figures['cpu']:.2f} s"
+                f"{_server(figures, 0)}, peak RSS {figures['rss_mb']:.0f} MB, "
+                f"load average {figures['load']:.2f}"
             )
             if keep:
                 print(f"kept: {db}")
@@ -239,6 +292,15 @@ def run(backend: str, count: int, keep: bool) -> None:
             if admin is not None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.close()
+
+
+def _server(figures: dict[str, float], rows: int) -> str:
+    """The PostgreSQL backends' CPU, when measured."""
+    seconds = figures["server_cpu"]
+    if not seconds:
+        return ""
+    per_row = f" ({seconds / rows * 1e6:.2f} µs/row)" if rows else ""
+    return f", server CPU {seconds:.2f} s{per_row}"
 
 
 def main() -> None:
