@@ -72,7 +72,8 @@ def start_attempt(
     *,
     requested_at: datetime = NOW,
 ) -> tuple[int, str]:
-    """What the dialer does when it claims a contact: (attempt id, correlation key)."""
+    """What the dialer does when it claims a contact and sends its request: (attempt id,
+    correlation key)."""
     key = uuid.uuid4().hex
     with database.write() as connection:
         row = connection.execute(
@@ -100,6 +101,7 @@ def start_attempt(
                 correlation_key=key,
                 progress=Progress.REQUESTED.value,
                 requested_at=requested_at,
+                sent_at=requested_at,
             )
             .returning(attempts.c.id)
         ).scalar_one()
