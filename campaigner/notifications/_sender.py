@@ -84,7 +84,11 @@ class NotificationSender:
         """Send due rows until cancelled; between batches, wait for a poke or the poll interval.
         The owner `close()`s the sender afterwards."""
         while True:
-            sent = await self._send_batch()
+            try:
+                sent = await self._send_batch()
+            except Exception as exc:  # the database failed: try again later, never stop the run
+                logger.error("notifications.batch_failed error=%s", type(exc).__name__)
+                sent = 0
             if sent < self._batch:
                 with anyio.move_on_after(self._poll):
                     await self._poked.wait()
