@@ -56,7 +56,7 @@ def workers_command(
             worker.id,
             worker.campaign,
             worker.host,
-            worker.pid,
+            str(worker.pid),  # a pid, not a quantity: no thousands separator
             worker.state,
             when(worker.started_at),
             _ago(now, worker.heartbeat_at),

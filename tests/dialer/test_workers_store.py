@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cli_helpers import run
+from click.testing import CliRunner
+from db_helpers import db_option
 from dialer_helpers import add_contacts, attempt_rows, contact_rows, make_campaign, us_numbers
+from sqlalchemy.engine import URL
 
+from campaigner.cli import main
 from campaigner.db import Database
 from campaigner.store.campaigns import get_campaign_by_id
 from campaigner.store.queue import DueContact, claim_due, live_attempts, release_unsent
@@ -185,3 +191,36 @@ def test_slots_of_a_second_are_reserved_in_batches_up_to_its_size(database: Data
         assert reserve_slots(connection, campaign.id, 101, 10, 96) == (0, 10)
         forget_slots(connection, campaign.id, 101)
         assert reserve_slots(connection, campaign.id, 100, 5, 96) == (0, 5)  # a fresh row
+
+
+def test_campaigner_workers_shows_them_as_a_table_and_as_json(
+    database: Database, database_url: URL
+) -> None:
+    campaign = make_campaign(database, name="reminders")
+    add_contacts(database, campaign, us_numbers(3))
+    now = datetime.now(UTC)
+    gone = start(database, campaign.id, ELSEWHERE, now - timedelta(days=3))
+    with database.write() as connection:
+        stop(connection, gone, now - timedelta(days=3), "finished: completed")
+    worker = start(database, campaign.id, HERE, now)
+    claim(database, campaign.id, worker, 3, now)
+
+    table = run(database_url, "workers")
+    shown = run(database_url, "workers", "--all", "--json", "--campaign", "reminders")
+
+    assert table.exit_code == 0, table.output
+    header, line = table.output.splitlines()
+    assert header.split()[:5] == ["ID", "CAMPAIGN", "HOST", "PID", "STATE"]
+    assert line.split()[:5] == [str(worker), "reminders", HERE.host, str(HERE.pid), "live"]
+    assert shown.exit_code == 0, shown.output
+    listed = json.loads(shown.output)
+    assert [(w["id"], w["state"], w["claimed"], w["calls"]) for w in listed] == [
+        (worker, "live", 3, 0),
+        (gone, "stopped", 0, 0),
+    ]
+    assert listed[1]["reason"] == "finished: completed"
+    missing = CliRunner().invoke(
+        main, ["workers", "--campaign", "nope", "--db", db_option(database_url)]
+    )
+    assert missing.exit_code == 1
+    assert "nope" in missing.output
