@@ -1,25 +1,38 @@
 """CSV straight from PostgreSQL: `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)`.
 
-On PostgreSQL the server formats every cell (local times with `AT TIME ZONE`, the import's file
-name by a join, formula-looking cells neutralised) and quotes the CSV itself; campaigner only
-passes the bytes on. The rows are the same as the Python path's (`exports.contact_rows` and
-`attempt_rows`), which SQLite and the JSON formats use. A campaign with a time zone that
-PostgreSQL does not know (its zone database may be older than Python's) takes the Python path.
+On PostgreSQL the server formats every cell (local times by a CASE over the offsets of each
+zone of the campaign, worked out by Python's zone database as for every other report; the
+import's file name by a join; formula-looking cells neutralised) and quotes the CSV itself;
+campaigner only passes the bytes on. The rows are the same as the Python path's
+(`exports.contact_rows` and `attempt_rows`), which the JSON formats use.
 """
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 
 from ..db.schema import attempts, contacts, imports
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
     Filters,
-    iso_text,
+    Period,
+    campaign_zones,
     seconds_text,
     suppression_reason,
     text_cell,
@@ -27,31 +40,46 @@ from .queries import (
 )
 
 
-def usable(connection: Connection, campaign_id: int) -> bool:
-    """Whether PostgreSQL knows every time zone of the campaign's contacts."""
-    if connection.dialect.name != "postgresql":
-        return False
-    unknown = connection.execute(
-        text(
-            "SELECT count(*) FROM (SELECT DISTINCT timezone FROM contacts "
-            "WHERE campaign_id = :campaign) AS zones WHERE timezone NOT IN "
-            "(SELECT name FROM pg_timezone_names)"
-        ),
-        {"campaign": campaign_id},
-    ).scalar_one()
-    return bool(unknown == 0)
+def usable(connection: Connection) -> bool:
+    """On PostgreSQL."""
+    return connection.dialect.name == "postgresql"
 
 
-def _local(column: str, zone: str) -> ColumnElement[Any]:
-    """`2026-11-20T10:00:00-05:00`: the UTC time `column` in the zone named by `zone` (SQL)."""
-    local = f"({column} AT TIME ZONE {zone})"
-    offset = f"CAST(EXTRACT(EPOCH FROM {local} - ({column} AT TIME ZONE 'UTC')) AS integer)"
-    return literal_column(
-        f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        f"CASE WHEN {offset} < 0 THEN '-' ELSE '+' END || "
-        f"lpad(CAST(abs({offset}) / 3600 AS text), 2, '0') || ':' || "
-        f"lpad(CAST(abs({offset}) % 3600 / 60 AS text), 2, '0')"
-    )
+def _utc(column: Any) -> ColumnElement[Any]:
+    """`iso_text`, cheaper: the timestamp's own text (DateStyle ISO, set by `copy_csv`) cut to
+    the second; `to_char` cost ~0.5 µs a value."""
+    text = func.left(cast(func.timezone("UTC", column), String), 19)
+    return func.replace(text, " ", "T") + literal("Z")
+
+
+def _local(column: Any, zones: dict[str, list[Period] | None]) -> ColumnElement[Any]:
+    """`2026-11-20T10:00:00-05:00`: the UTC time `column` in the contact's zone, shifted by the
+    offsets Python's zone database gives (`zone_periods`), as `LocalTimes` writes it. `AT TIME
+    ZONE` and `to_char` with the offset worked out per row cost ~5.5 µs a value."""
+    utc = func.timezone("UTC", column)
+    branches: dict[str, ColumnElement[Any]] = {}
+    for name, periods in zones.items():
+        if periods is None:
+            continue
+        texts = [
+            (
+                period.until,
+                func.replace(
+                    func.left(cast(utc + timedelta(seconds=period.shift), String), 19), " ", "T"
+                )
+                + literal(period.offset),
+            )
+            for period in periods
+        ]
+        *bounded, (_, last) = texts
+        branches[name] = (
+            case(*((column < until, text) for until, text in bounded if until), else_=last)
+            if bounded
+            else last
+        )
+    if not branches:
+        return literal(None, String)
+    return case(branches, value=contacts.c.timezone, else_=None)
 
 
 def contact_select(
@@ -64,8 +92,8 @@ def contact_select(
     def free(column: Any) -> ColumnElement[Any]:
         return text_cell(connection, column, True)
 
-    def when(column: Any) -> ColumnElement[Any]:
-        return iso_text(connection, column)
+    when = _utc
+    zones = campaign_zones(connection, campaign_id)
 
     query = (
         select(
@@ -76,9 +104,9 @@ def contact_select(
             suppression_reason(connection, True),
             contacts.c.attempts,
             when(first.c.requested_at),
-            _local("first_call.requested_at", "contacts.timezone"),
+            _local(first.c.requested_at, zones),
             when(last.c.requested_at),
-            _local("last_call.requested_at", "contacts.timezone"),
+            _local(last.c.requested_at, zones),
             when(last.c.answered_at),
             when(last.c.ended_at),
             seconds_text(connection, last.c.answered_at, last.c.ended_at),
@@ -124,10 +152,10 @@ def attempt_select(connection: Connection, campaign_id: int, filters: Filters) -
             attempts.c.provider,
             free(attempts.c.provider_call_id),
             attempts.c.correlation_key,
-            iso_text(connection, attempts.c.requested_at),
-            _local("attempts.requested_at", "contacts.timezone"),
-            iso_text(connection, attempts.c.answered_at),
-            iso_text(connection, attempts.c.ended_at),
+            _utc(attempts.c.requested_at),
+            _local(attempts.c.requested_at, campaign_zones(connection, campaign_id)),
+            _utc(attempts.c.answered_at),
+            _utc(attempts.c.ended_at),
             seconds_text(connection, attempts.c.answered_at, attempts.c.ended_at),
             attempts.c.outcome,
             attempts.c.progress,
@@ -163,6 +191,7 @@ def copy_csv(connection: Connection, query: Select[Any], out: TextIO) -> int:
     decoder = codecs.getincrementaldecoder("utf-8")()
     out.flush()
     with driver.cursor() as cursor:
+        cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # what `_utc` reads
         with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
             for chunk in copy:
                 if buffer is not None:

@@ -270,7 +270,7 @@ def export(
 ) -> int:
     """Write the campaign's rows to `out` in `fmt` (csv, jsonl or json); returns the row count."""
     filters = filters or Filters()
-    if fmt is Format.CSV and copy.usable(connection, campaign.id):
+    if fmt is Format.CSV and copy.usable(connection):
         return _copy_csv(connection, campaign, out, per_attempt, filters)
     if fmt is Format.CSV and not per_attempt and connection.dialect.name == "sqlite":
         names = field_names(connection, campaign.id)

@@ -194,6 +194,72 @@ class LocalTimes:
         return text[:16], text[16:]
 
 
+@dataclass(frozen=True)
+class Period:
+    """A stretch of a zone's time with one UTC offset, up to `until` (UTC; None: no end)."""
+
+    until: datetime | None
+    shift: int  # seconds added to UTC
+    offset: str  # as ISO 8601 writes it: `-05:00`
+
+
+def zone_periods(zone_name: str, start: datetime, end: datetime) -> list[Period] | None:
+    """The offsets `zone_name` had from `start` to `end`, to the minute (None: unknown zone).
+
+    Found by an hourly walk and a bisection to the minute of each change (transitions fall on
+    whole minutes); the offset text is Python's own, so it matches `LocalTimes`."""
+    zone = LocalTimes().zone(zone_name)
+    if zone is None:
+        return None
+
+    def shift_at(moment: datetime) -> timedelta | None:
+        return moment.astimezone(zone).utcoffset()
+
+    def offset_at(moment: datetime) -> str:
+        return moment.astimezone(zone).isoformat(timespec="minutes")[16:]
+
+    moment = start.replace(second=0, microsecond=0)
+    periods: list[Period] = []
+    current = shift_at(moment)
+    step = timedelta(hours=1)
+    while moment <= end:
+        following = moment + step
+        if shift_at(following) != current:
+            low, high = moment, following  # changed after low, by high
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(second=0, microsecond=0)
+                if shift_at(middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            periods.append(_period(high, current, offset_at(low)))
+            current = shift_at(high)
+        moment = following
+    periods.append(_period(None, current, offset_at(moment)))
+    return periods
+
+
+def _period(until: datetime | None, shift: timedelta | None, offset: str) -> Period:
+    return Period(until, int(shift.total_seconds()) if shift is not None else 0, offset)
+
+
+def campaign_zones(connection: Connection, campaign_id: int) -> dict[str, list[Period] | None]:
+    """Each time zone of the campaign's contacts, with its offsets over the campaign's calls
+    (first to last, found on the (campaign_id, requested_at) index)."""
+    start, end = connection.execute(
+        select(func.min(attempts.c.requested_at), func.max(attempts.c.requested_at)).where(
+            attempts.c.campaign_id == campaign_id
+        )
+    ).one()
+    if start is None or end is None:
+        return {}
+    names = connection.execute(
+        select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id).distinct()
+    ).scalars()
+    return {name: zone_periods(name, start, end) for name in names}
+
+
 def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
     """Whole seconds since 1970 (rounded down) of a stored (UTC) time, computed by the database."""
     if connection.dialect.name == "sqlite":

@@ -19,8 +19,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from sqlalchemy import (
@@ -42,7 +41,8 @@ from .definitions import DUPLICATE, REJECTED
 from .queries import (
     FORMULA_STARTS,
     Filters,
-    LocalTimes,
+    Period,
+    campaign_zones,
     iso_text,
     seconds_text,
     suppression_reason,
@@ -56,56 +56,6 @@ SPLIT_FROM = 100_000  # contacts from which a second process writes the second h
 def usable(connection: Connection, fields: Sequence[str]) -> bool:
     """On SQLite, unless a CSV column's name is one a JSON path cannot name (`whole_fields`)."""
     return connection.dialect.name == "sqlite" and not any('"' in n or "\\" in n for n in fields)
-
-
-@dataclass(frozen=True)
-class Period:
-    """A stretch of a zone's time with one UTC offset, up to `until` (UTC; None: no end)."""
-
-    until: datetime | None
-    shift: int  # seconds added to UTC
-    offset: str  # as ISO 8601 writes it: `-05:00`
-
-
-def zone_periods(zone_name: str, start: datetime, end: datetime) -> list[Period] | None:
-    """The offsets `zone_name` had from `start` to `end`, to the minute (None: unknown zone).
-
-    Found by an hourly walk and a bisection to the minute of each change (transitions fall on
-    whole minutes); the offset text is Python's own, so it matches `LocalTimes`."""
-    zone = LocalTimes().zone(zone_name)
-    if zone is None:
-        return None
-
-    def shift_at(moment: datetime) -> timedelta | None:
-        return moment.astimezone(zone).utcoffset()
-
-    def offset_at(moment: datetime) -> str:
-        return moment.astimezone(zone).isoformat(timespec="minutes")[16:]
-
-    moment = start.replace(second=0, microsecond=0)
-    periods: list[Period] = []
-    current = shift_at(moment)
-    step = timedelta(hours=1)
-    while moment <= end:
-        following = moment + step
-        if shift_at(following) != current:
-            low, high = moment, following  # changed after low, by high
-            while high - low > timedelta(minutes=1):
-                middle = low + (high - low) / 2
-                middle = middle.replace(second=0, microsecond=0)
-                if shift_at(middle) == current:
-                    low = middle
-                else:
-                    high = middle
-            periods.append(_period(high, current, offset_at(low)))
-            current = shift_at(high)
-        moment = following
-    periods.append(_period(None, current, offset_at(moment)))
-    return periods
-
-
-def _period(until: datetime | None, shift: timedelta | None, offset: str) -> Period:
-    return Period(until, int(shift.total_seconds()) if shift is not None else 0, offset)
 
 
 def _stored(moment: datetime) -> str:
@@ -230,21 +180,6 @@ def contact_lines(
     return query
 
 
-def _zones(connection: Connection, campaign_id: int) -> dict[str, list[Period] | None]:
-    """Each zone of the campaign's contacts and its offsets over the campaign's calls."""
-    start, end = connection.execute(
-        select(func.min(attempts.c.requested_at), func.max(attempts.c.requested_at)).where(
-            attempts.c.campaign_id == campaign_id
-        )
-    ).one()
-    if start is None or end is None:
-        return {}
-    names = connection.execute(
-        select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id).distinct()
-    ).scalars()
-    return {name: zone_periods(name, start, end) for name in names}
-
-
 def _time_conditions(call: Any, filters: Filters) -> list[ColumnElement[bool]]:
     """`Filters`' times compared as SQLite stores them, so the statement can carry them as
     literals (it is handed to `sqlite_lines` as text)."""
@@ -280,7 +215,7 @@ def write_csv(
     may see calls the first did not (each row is whole; none is missing or written twice).
     """
     query = contact_lines(
-        connection, campaign_id, fields, filters, files, _zones(connection, campaign_id)
+        connection, campaign_id, fields, filters, files, campaign_zones(connection, campaign_id)
     )
     path = connection.engine.url.database
     middle = None
