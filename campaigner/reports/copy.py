@@ -10,6 +10,10 @@ campaigner only passes the bytes on. The rows are the same as the Python path's
 from __future__ import annotations
 
 import codecs
+import io
+import shutil
+import tempfile
+import threading
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, TextIO
@@ -33,6 +37,7 @@ from .queries import (
     Filters,
     Period,
     campaign_zones,
+    middle_phone,
     seconds_text,
     suppression_reason,
     text_cell,
@@ -204,3 +209,54 @@ def copy_csv(connection: Connection, query: Select[Any], out: TextIO) -> int:
             out.write(decoder.decode(b"", final=True))
         count: int = cursor.rowcount
     return count
+
+
+def copy_halves(
+    connection: Connection, campaign_id: int, query: Select[Any], out: TextIO, split_from: int
+) -> int:
+    """`copy_csv` of the contacts' `query`, from `split_from` contacts on in two halves of the
+    numbers copied at once by two backends (the formatting is the server's work, one core per
+    query): the second half into a temporary file by a thread, then copied after the first.
+    Both read one snapshot (`pg_export_snapshot`), so the halves are the same moment of the
+    campaign."""
+    middle = middle_phone(connection, campaign_id, split_from)
+    if middle is None:
+        return copy_csv(connection, query, out)
+    engine = connection.engine
+    with (
+        engine.connect().execution_options(isolation_level="REPEATABLE READ") as lower,
+        engine.connect().execution_options(isolation_level="REPEATABLE READ") as upper,
+        lower.begin(),
+        upper.begin(),
+        tempfile.TemporaryFile() as spill,
+    ):
+        snapshot = lower.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        upper.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        second = io.TextIOWrapper(spill, encoding="utf-8", newline="")
+        counted: list[int] = []
+        failed: list[BaseException] = []
+
+        def copy_upper() -> None:
+            try:
+                counted.append(copy_csv(upper, query.where(contacts.c.phone >= middle), second))
+            except BaseException as error:  # re-raised by the caller's thread
+                failed.append(error)
+
+        thread = threading.Thread(target=copy_upper, name="report-copy")
+        thread.start()
+        try:
+            count = copy_csv(lower, query.where(contacts.c.phone < middle), out)
+        finally:
+            thread.join()
+        if failed:
+            raise failed[0]
+        second.flush()
+        spill.seek(0)
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            shutil.copyfileobj(spill, buffer)
+            buffer.flush()
+        else:
+            out.write(spill.read().decode())
+        second.detach()
+    return count + counted[0]

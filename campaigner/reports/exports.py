@@ -27,6 +27,7 @@ from . import copy, sqlite_csv
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
     FORMULA_STARTS,
+    SPLIT_FROM,
     Filters,
     LocalTimes,
     attempt_query,
@@ -271,7 +272,7 @@ def export(
     """Write the campaign's rows to `out` in `fmt` (csv, jsonl or json); returns the row count."""
     filters = filters or Filters()
     if fmt is Format.CSV and copy.usable(connection):
-        return _copy_csv(connection, campaign, out, per_attempt, filters)
+        return copy_export(connection, campaign, out, per_attempt, filters)
     if fmt is Format.CSV and not per_attempt and connection.dialect.name == "sqlite":
         names = field_names(connection, campaign.id)
         if sqlite_csv.usable(connection, names):
@@ -300,7 +301,7 @@ def sqlite_export(
     names: list[str],
     out: TextIO,
     filters: Filters,
-    split_from: int = sqlite_csv.SPLIT_FROM,
+    split_from: int = SPLIT_FROM,
 ) -> int:
     """The contacts' CSV on SQLite: lines written by SQLite (`sqlite_csv`), then the rejected
     rows from here; the same rows as `write_csv` writes."""
@@ -318,8 +319,13 @@ def sqlite_export(
     return count
 
 
-def _copy_csv(
-    connection: Connection, campaign: Campaign, out: TextIO, per_attempt: bool, filters: Filters
+def copy_export(
+    connection: Connection,
+    campaign: Campaign,
+    out: TextIO,
+    per_attempt: bool,
+    filters: Filters,
+    split_from: int = SPLIT_FROM,
 ) -> int:
     """The CSV export on PostgreSQL: the header and the rejected rows from here, the rest
     formatted by the server (`copy`); the same rows as `write_csv` writes."""
@@ -330,7 +336,7 @@ def _copy_csv(
     names = field_names(connection, campaign.id)
     writer.writerow([*CONTACT_COLUMNS, *(_field_header(name, CONTACT_COLUMNS) for name in names)])
     query = copy.contact_select(connection, campaign.id, names, filters)
-    count = copy.copy_csv(connection, query, out)
+    count = copy.copy_halves(connection, campaign.id, query, out, split_from)
     files = {key: neutralise(name) for key, name in import_files(connection, campaign.id).items()}
     for row in _rejects(connection, campaign, names, files, filters, neutralise_cell):
         writer.writerow(row)

@@ -43,6 +43,7 @@ from ..windows import zone_named
 from .definitions import DUPLICATE, REJECTED, HourRate, Summary
 
 BATCH = 10_000
+SPLIT_FROM = 100_000  # contacts from which a CSV export is written in two halves at once
 
 
 def campaign_summary(connection: Connection, campaign_id: int) -> Summary:
@@ -495,6 +496,24 @@ def reject_rows(
 
 def _reject_state(duplicate: bool) -> str:
     return DUPLICATE if duplicate else REJECTED
+
+
+def middle_phone(connection: Connection, campaign_id: int, split_from: int) -> str | None:
+    """The number that starts the second half of the campaign's contacts, when it has at least
+    `split_from` of them (read on the unique (campaign_id, phone) index)."""
+    numbers = select(contacts.c.phone).where(contacts.c.campaign_id == campaign_id)
+    total = connection.execute(
+        select(func.count()).select_from(numbers.limit(split_from).subquery())
+    ).scalar_one()
+    if total < split_from:
+        return None
+    total = connection.execute(
+        select(func.count()).where(contacts.c.campaign_id == campaign_id)
+    ).scalar_one()
+    middle: str | None = connection.execute(
+        numbers.order_by(contacts.c.phone).offset(total // 2).limit(1)
+    ).scalar()
+    return middle
 
 
 # --- Attempt rows --------------------------------------------------------------------------------

@@ -40,17 +40,18 @@ from ..errors import DatabaseError
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
     FORMULA_STARTS,
+    SPLIT_FROM,
     Filters,
     Period,
     campaign_zones,
     iso_text,
+    middle_phone,
     seconds_text,
     suppression_reason,
     text_cell,
 )
 
 FETCH = 5_000
-SPLIT_FROM = 100_000  # contacts from which a second process writes the second half
 
 
 def usable(connection: Connection, fields: Sequence[str]) -> bool:
@@ -220,7 +221,7 @@ def write_csv(
     path = connection.engine.url.database
     middle = None
     if path is not None and path != ":memory:" and len(os.sched_getaffinity(0)) > 1:
-        middle = _middle_phone(connection, campaign_id, split_from)
+        middle = middle_phone(connection, campaign_id, split_from)
     if path is None or middle is None:
         return _write(connection, _statement(connection, query), out)
     upper = _statement(connection, query.where(contacts.c.phone >= middle))
@@ -254,24 +255,6 @@ def write_csv(
         else:
             out.write(second.read().decode())
     return count + int(errors)
-
-
-def _middle_phone(connection: Connection, campaign_id: int, split_from: int) -> str | None:
-    """The number that starts the second half of the campaign's contacts, when it has at least
-    `split_from` of them (read on the unique (campaign_id, phone) index)."""
-    numbers = select(contacts.c.phone).where(contacts.c.campaign_id == campaign_id)
-    total = connection.execute(
-        select(func.count()).select_from(numbers.limit(split_from).subquery())
-    ).scalar_one()
-    if total < split_from:
-        return None
-    total = connection.execute(
-        select(func.count()).where(contacts.c.campaign_id == campaign_id)
-    ).scalar_one()
-    middle: str | None = connection.execute(
-        numbers.order_by(contacts.c.phone).offset(total // 2).limit(1)
-    ).scalar()
-    return middle
 
 
 def _write(connection: Connection, statement: str, out: TextIO) -> int:
