@@ -135,13 +135,13 @@ def test_four_workers_two_killed_at_random_nobody_rung_twice_cap_held(
         killed: list[str] = []
         for number, threshold in enumerate(kill_at):
             simulator.ledger.wait_until(
-                lambda ledger, at=threshold: len(ledger.placed()) >= at, timeout=180
+                lambda ledger, at=threshold: len(ledger.placed()) >= at, timeout=900
             )
             victim = rng.choice(sorted(name for name in running if name not in killed))
             running[victim].kill()
             killed.append(victim)
             running[f"r{number}"] = worker(f"r{number}")
-        codes = {name: process.wait(240) for name, process in running.items() if name not in killed}
+        codes = {name: process.wait(900) for name, process in running.items() if name not in killed}
 
     said = f"seed {seed}, killed {killed} at {kill_at} calls placed"
     outputs = {name: process.output()[-3000:] for name, process in running.items()}
