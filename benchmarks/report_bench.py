@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
@@ -177,11 +178,16 @@ class ServerCpu:
     def __init__(self, name: str | None) -> None:
         self.name = name
         self.seen: dict[int, float] = {}
+        self.before: dict[int, float] = {}  # backends already connected: their CPU until now
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def __enter__(self) -> ServerCpu:
         if self.name is not None:
+            import psycopg
+
+            with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+                self.before = self._sample(connection)
             self.thread.start()
         return self
 
@@ -192,23 +198,27 @@ class ServerCpu:
 
     @property
     def seconds(self) -> float:
-        return sum(self.seen.values())
+        return sum(cpu - self.before.get(pid, 0.0) for pid, cpu in self.seen.items())
 
     def _watch(self) -> None:
         import psycopg
 
         with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
             while not self.done.wait(0.1):
-                pids = connection.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
-                ).fetchall()
-                for (pid,) in pids:
-                    try:
-                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    except (FileNotFoundError, ProcessLookupError):
-                        continue
-                    ticks = int(fields[11]) + int(fields[12])
-                    self.seen[pid] = ticks / os.sysconf("SC_CLK_TCK")
+                self.seen.update(self._sample(connection))
+
+    def _sample(self, connection: Any) -> dict[int, float]:
+        """CPU seconds so far of each backend connected to the database (this one's too)."""
+        found: dict[int, float] = {}
+        for (pid,) in connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+        ).fetchall():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return found
 
 
 def measure(
