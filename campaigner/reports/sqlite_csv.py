@@ -1,11 +1,11 @@
 """CSV lines written by SQLite: one text column per contact, the whole CSV line.
 
-Building rows in Python and passing them through `csv.writer` cost ~17 µs a contact; here SQLite
-formats every cell, quotes it and joins the line, and Python only writes the strings it fetches
-from the raw `sqlite3` cursor. The rows are the same as `exports.contact_rows` gives (a test
-checks it). Free-text cells are always quoted (`"..."`, inner `"` doubled), which any CSV reader
-reads as the same value; the other cells (E.164 numbers, states, times, counts) never hold a
-comma, quote or line break.
+Building rows in Python and passing them through `csv.writer` cost ~20 µs of CPU a contact, this
+~17 (see benchmarks/RESULTS.md): SQLite formats every cell, quotes it and joins the line, and
+Python only writes the strings it fetches from the raw `sqlite3` cursor. The rows are the same
+as `exports.contact_rows` gives (a test checks it). Free-text cells are always quoted (`"..."`,
+inner `"` doubled), which any CSV reader reads as the same value; the other cells (E.164
+numbers, states, times, counts) never hold a comma, quote or line break.
 
 SQLite has no time zones: the local times are `strftime` shifts by a CASE on the contact's zone
 and the UTC time, built from the offsets each zone had over the campaign's calls (`zone_periods`).
@@ -233,13 +233,15 @@ def write_csv(
             stdout=second,
             stderr=subprocess.PIPE,
         )
+        assert child.stdin is not None
+        assert child.stderr is not None
         try:
-            child.stdin.write(upper.encode())  # type: ignore[union-attr]
-            child.stdin.close()  # type: ignore[union-attr]
+            child.stdin.write(upper.encode())
+            child.stdin.close()
             count = _write(connection, lower, out)
-            errors = child.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+            errors = child.stderr.read().decode(errors="replace")
         finally:
-            child.stderr.close()  # type: ignore[union-attr]
+            child.stderr.close()
             if child.poll() is None:
                 child.kill()
             child.wait()
@@ -254,7 +256,7 @@ def write_csv(
             buffer.flush()
         else:
             out.write(second.read().decode())
-    return count + int(errors)
+    return count + int(errors.split()[-1])  # the child's last word is its row count
 
 
 def _write(connection: Connection, statement: str, out: TextIO) -> int:
