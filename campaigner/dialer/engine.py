@@ -398,7 +398,10 @@ class Dialer:
     # --- The monitor ------------------------------------------------------------------------
 
     async def _monitor(self) -> None:
-        next_reconcile = time.monotonic() + self.options.reconcile_interval
+        # Often enough that a quiet call is seen between half the call timeout and all of it,
+        # when a request that may not have left is sent again.
+        reconcile_interval = min(self.options.reconcile_interval, self.options.call_timeout / 4)
+        next_reconcile = time.monotonic() + reconcile_interval
         next_report = time.monotonic() + min(self.reporter.interval, 1.0)
         while True:
             await anyio.sleep(self.options.status_interval)
@@ -410,7 +413,7 @@ class Dialer:
                 await self._status_changed(status)
             if time.monotonic() >= next_reconcile:
                 await self.sender.reconcile(self.options.call_timeout)
-                next_reconcile = time.monotonic() + self.options.reconcile_interval
+                next_reconcile = time.monotonic() + reconcile_interval
             if self._deadline is not None and self.clock.now() >= self._deadline:
                 self.request_stop(Stop.DEADLINE, "the run's time is up (--max-duration / --until)")
             if time.monotonic() >= next_report:
