@@ -4,8 +4,8 @@ The kill test runs 4 workers (real subprocesses, each with its own webhook recei
 contacts against the simulator, SIGKILLs two of them at random moments and starts replacements,
 then reads the simulator's ledger: no correlation key placed twice, every contact final, no
 number called more often than its attempts counted, which stay within the maximum, and no
-one-second window with more calls than the cap across all the workers. The random moments come from a seed printed on
-failure; to run it ten times in a row:
+one-second window with more calls than the cap across all the workers. The random moments come
+from a seed printed on failure; to run it ten times in a row:
 
     CAMPAIGNER_KILL_ROUNDS=10 .venv/bin/python -m pytest tests/dialer/test_scale_out.py -k kill
 """
