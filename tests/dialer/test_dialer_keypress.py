@@ -8,11 +8,13 @@ that an opted-out number is never dialled again, in any campaign.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import anyio
 import pytest
+from cli_helpers import run as cli_run
 from dialer_helpers import (
     CALLER_ID,
     add_contacts,
@@ -114,6 +116,10 @@ def test_keys_become_responses_and_the_opt_out_lists_the_number(
     assert [
         (r["phone"], r["campaign_id"], r["source"], r["source_campaign_id"]) for r in listed
     ] == [(OPTS_OUT, None, "keypress", campaign.id)]
+    report = cli_run(database.url, "report", "appointments", "--format", "jsonl")
+    reported = {row["phone"]: row for row in map(json.loads, report.output.splitlines())}
+    assert {phone: reported[phone]["response"] for phone in responses} == responses
+    assert reported[OPTS_OUT]["dtmf"] == "9"
 
 
 def test_an_opted_out_number_is_never_dialled_again_in_any_campaign(
