@@ -61,20 +61,24 @@ class WebhookAuth:
         """Whether a request with this path token and Authorization header may post."""
         if path_token is not None:
             return self.token is not None and _same(path_token, self.token)
-        if self.user is None or self.password is None or authorization is None:
+        if self.user is None or self.password is None:
             return False
-        scheme, _, encoded = authorization.partition(" ")
-        if scheme.lower() != "basic":
+        given = _basic_credentials(authorization)
+        if given is None:
             return False
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        user, sep, password = decoded.partition(":")
+        user, password = given
         # Both compared, always: the time taken says nothing about which one was wrong.
         user_ok = _same(user, self.user)
         password_ok = _same(password, self.password)
-        return bool(sep) and user_ok and password_ok
+        return user_ok and password_ok
+
+    def allows_reader(self, authorization: str | None) -> bool:
+        """Whether a request may read the status pages: the webhook credentials, or, for a
+        receiver that has a token, HTTP Basic with the token as the password (any user)."""
+        if self.allows(None, authorization):
+            return True
+        given = _basic_credentials(authorization)
+        return self.token is not None and given is not None and _same(given[1], self.token)
 
     def callback_url(self, public_url: str, provider: Provider) -> str:
         """The URL a provider posts `provider`'s webhooks to, token included when there is one."""
@@ -85,6 +89,21 @@ class WebhookAuth:
         """`callback_url` as it may be printed: the token cut to its first four characters."""
         base = f"{public_url.rstrip('/')}/hooks/{provider.value}"
         return f"{base}/{self.token[:4]}…" if self.token else base
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """The user and password of an HTTP Basic Authorization header; None if it is not one."""
+    if authorization is None:
+        return None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
 
 
 def _same(given: str, expected: str) -> bool:

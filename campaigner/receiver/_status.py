@@ -8,9 +8,6 @@ can send Basic but not a path token). The pages are what `campaigner status` sho
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
@@ -48,21 +45,7 @@ class StatusPages:
         ]
 
     def _allowed(self, request: Request) -> bool:
-        authorization = request.headers.get("authorization")
-        if self._auth.allows(None, authorization):
-            return True
-        token = self._auth.token
-        if token is None or authorization is None:
-            return False
-        scheme, _, encoded = authorization.partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        _, sep, password = decoded.partition(":")
-        return bool(sep) and hmac.compare_digest(password.encode(), token.encode())
+        return self._auth.allows_reader(request.headers.get("authorization"))
 
     def _refused(self) -> Response:
         return HTMLResponse(
