@@ -30,6 +30,7 @@ import io
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,7 +70,6 @@ from campaigner.windows import CallingWindow  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CAMPAIGNER = [sys.executable, "-c", "from campaigner.cli import main; main()"]
-SIMULATOR_PORT = 8797
 AREA_CODES = (  # noqa: SIM905 (a table, easier to read as text)
     "201 202 203 205 206 207 208 212 213 214 215 216 217 219 224 225 228 229 231 234 239 240 248 "
     "251 252 253 254 256 260 262 267 269 270 276 281 301 302 303 304 305 307 308 309 310 312 313"
@@ -78,7 +78,16 @@ AREA_CODES = (  # noqa: SIM905 (a table, easier to read as text)
 # flight for the 200 ms answer, then until its last webhook is stored).
 IN_FLIGHT = 2_000
 TOKEN = "benchmark-webhook-token-0123456789"
-RECEIVER_PORT = 8798
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now: two benchmarks on fixed ports would share one simulator
+    (the second one's fails to bind, and its health check reaches the first's), mixing their
+    ledgers and CPU figures."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def numbers(count: int) -> list[str]:
@@ -333,7 +342,7 @@ def run_one(
         simulator.reset()
         finish_in = args.contacts / cap if cap else 0.0
         limit = args.max_duration if finish_in > args.finish_within else None
-        receiver = Receiver(url, RECEIVER_PORT) if args.receiver == "separate" else None
+        receiver = Receiver(url, free_port()) if args.receiver == "separate" else None
         command = [
             sys.executable,
             __file__,
@@ -422,7 +431,7 @@ def main() -> None:
     args = parser.parse_args()
     caps = [float(cap) or None for cap in args.caps.split(",")]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    simulator = Simulator(SIMULATOR_PORT)
+    simulator = Simulator(free_port())
     try:
         with tempfile.TemporaryDirectory(prefix="dial-bench-") as workdir:
             print(

@@ -36,10 +36,10 @@ from typing import Any
 import httpx
 from dial_bench import (  # the same simulator, database and campaign as the dial benchmark
     CAMPAIGNER,
-    SIMULATOR_PORT,
     TOKEN,
     Simulator,
     drop,
+    free_port,
     fresh_database,
     prepare,
 )
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--max-duration", type=float, default=120.0)
     parser.add_argument("--logs", metavar="DIR", help="keep each worker's output here")
     args = parser.parse_args()
-    simulator = Simulator(SIMULATOR_PORT)
+    simulator = Simulator(free_port())
     try:
         with tempfile.TemporaryDirectory(prefix="scale-bench-") as workdir:
             logs = Path(args.logs or workdir)
