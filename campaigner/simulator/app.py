@@ -29,6 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import enablex, fractel, webex
+from .arrival import arrival_of
 from .calls import Dialect
 from .exchange import Reply
 
@@ -100,7 +101,9 @@ def build_app(simulator: Simulator) -> ASGIApp:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        reply = exchange.dial(dialect, Headers(scope=scope), b"".join(chunks))
+        reply = exchange.dial(
+            dialect, Headers(scope=scope), b"".join(chunks), arrived_at=arrival_of(scope)
+        )
         if reply.hang:
             await _hold(receive, simulator.closing)
             return

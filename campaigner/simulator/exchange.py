@@ -12,6 +12,7 @@ import asyncio
 import base64
 import dataclasses
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -93,8 +94,18 @@ class Exchange:
 
     # Dialing ---------------------------------------------------------------------------------
 
-    def dial(self, dialect: Dialect, headers: Mapping[str, str], body: bytes) -> Reply:
+    def dial(
+        self,
+        dialect: Dialect,
+        headers: Mapping[str, str],
+        body: bytes,
+        arrived_at: float | None = None,
+    ) -> Reply:
+        """`arrived_at`: when the request's bytes arrived (`arrival`), its receipt time on the
+        wall clock; a test's own clock stamps the moment the request is read."""
         stamp, at = self.now()
+        if arrived_at is not None and self.config.clock is time.time:
+            stamp, at = arrived_at, datetime.fromtimestamp(arrived_at, UTC)
         key = headers.get("idempotency-key")
         provider = dialect.PROVIDER
 

@@ -41,7 +41,7 @@ class HangupKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class DialRecord:
     seq: int
-    received_at: float  # Unix time
+    received_at: float  # Unix time its first bytes arrived (`simulator.arrival`)
     provider: str
     result: DialResult
     to: str | None = None  # E.164, when the request named a readable number

@@ -24,6 +24,7 @@ import uvicorn
 
 from . import enablex, fractel, webex
 from .app import build_app
+from .arrival import ArrivalStamping
 from .config import SimulatorConfig
 from .exchange import Exchange
 from .faults import FaultInjector
@@ -96,7 +97,7 @@ class Simulator:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
-            http="httptools",
+            http=ArrivalStamping,  # httptools, noting when each request arrived
             loop="uvloop" if _loop_factory else "asyncio",
             lifespan="on",
             log_config=None,

@@ -7,6 +7,9 @@ tests wait on the receiver's or the ledger's conditions, never on the clock.
 from __future__ import annotations
 
 import json
+import socket
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -441,3 +444,25 @@ async def test_serving_simulator_in_the_tests_event_loop(receiver: Receiver) -> 
             "RELEASED",
         ]
         assert sim.ledger.placed()[0].caller_id == CALLER_ID
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="arrival times from TCP_INFO")
+@pytest.mark.anyio
+async def test_a_dial_request_is_stamped_when_its_bytes_arrived_not_when_they_were_read() -> None:
+    """A provider's edge sees a request as it arrives; the simulator, sharing a machine with the
+    dialers it measures, may get to it much later. Here its event loop (this test's) is held for
+    0.2 s after the request is sent: the receipt time is still the sending's (to a kernel tick)."""
+    body = json.dumps(webex_message()).encode()
+    head = (
+        "POST /webex/v1/voice/messages HTTP/1.1\r\nHost: sim\r\nkey: sim-webex-key\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    async with serving_simulator(config()) as sim:
+        with socket.create_connection(("127.0.0.1", sim.port)) as raw:
+            sent = time.time()
+            raw.sendall(head.encode() + body)
+            time.sleep(0.2)  # not a wait for anything: the simulator's loop is busy meanwhile
+            read = time.time()
+            await sim.ledger.until(lambda ledger: len(ledger.dials) == 1)
+    (received,) = sim.ledger.placed()
+    assert abs(received.received_at - sent) < read - received.received_at
