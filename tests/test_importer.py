@@ -7,6 +7,7 @@ import hashlib
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -563,6 +564,24 @@ def test_many_batches_in_worker_processes(database: Database, tmp_path: Path) ->
     assert progress[-1][1] == path.stat().st_size
 
 
+def test_contacts_are_numbered_in_file_order(database: Database, tmp_path: Path) -> None:
+    """PostgreSQL copies each batch in phone order; the ids still follow the file, within a batch
+    and across batches and imports, so the first contacts by id are the file's first rows."""
+    campaign_id = campaign(database)
+    numbers = [f"(212) 555-{n:04d}" for n in (9, 3, 7, 1, 8, 2, 6, 4, 5)]
+    first = write(tmp_path, HEADER + "".join(f"{n},A,B\n" for n in numbers[:6]))
+    assert counts(run(database, first, batch_rows=4, workers=1)) == (6, 6, 0, 0, 0)
+    more = write(tmp_path, HEADER + "".join(f"{n},A,B\n" for n in numbers[6:]), "more.csv")
+    assert counts(run(database, more, workers=1)) == (3, 3, 0, 0, 0)
+    with database.read() as connection:
+        by_id = connection.execute(
+            select(contacts.c.phone)
+            .where(contacts.c.campaign_id == campaign_id)
+            .order_by(contacts.c.id)
+        ).scalars()
+        assert list(by_id) == [f"+1212555{n[-4:]}" for n in numbers]
+
+
 def test_a_file_with_only_a_header_imports_nothing(database: Database, tmp_path: Path) -> None:
     campaign(database)
     summary = run(database, write(tmp_path, HEADER))
@@ -617,3 +636,24 @@ def test_audio_url_column_values_must_be_urls(database: Database, tmp_path: Path
         "audio: the audio URL 'ftp://example.com/b.mp3' is not an http(s) URL with a host",
         "audio: missing, and the message needs it",
     ]
+
+
+def test_ids_follow_the_file_when_the_sequence_skips(database: Database, tmp_path: Path) -> None:
+    """PostgreSQL: a sequence whose values are not consecutive (here, a step of 3) still numbers
+    the contacts in file order."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL numbers contacts from a sequence; SQLite in insertion order")
+    campaign_id = campaign(database)
+    with database.write() as connection:
+        connection.exec_driver_sql("ALTER SEQUENCE contacts_id_seq INCREMENT BY 3")
+    numbers = [f"(212) 555-{n:04d}" for n in (5, 1, 4, 2, 3)]
+    path = write(tmp_path, HEADER + "".join(f"{n},A,B\n" for n in numbers))
+    assert counts(run(database, path, workers=1)) == (5, 5, 0, 0, 0)
+    with database.read() as connection:
+        rows = connection.execute(
+            select(contacts.c.id, contacts.c.phone)
+            .where(contacts.c.campaign_id == campaign_id)
+            .order_by(contacts.c.id)
+        ).all()
+    assert [phone for _, phone in rows] == [f"+1212555{n[-4:]}" for n in numbers]
+    assert [b.id - a.id for a, b in pairwise(rows)] == [3, 3, 3, 3]

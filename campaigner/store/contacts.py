@@ -15,6 +15,11 @@ PostgreSQL; SQLite has one writer at a time anyway), so no one can add a number 
 and the write. The unique constraint stays the last word: a row that breaks it fails the import,
 it is never skipped silently.
 
+On PostgreSQL each batch is copied in phone order, so that the unique index's inserts walk its
+pages in order instead of at random (~15% less of the server's CPU a row, benchmarks/RESULTS.md),
+with ids taken from the table's sequence in file order: the ids still say in which order the
+contacts were imported.
+
 Everything happens inside the caller's transaction: an import that fails leaves nothing behind.
 """
 
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain
+from operator import add, itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -76,6 +82,7 @@ _COLUMNS = (
     "created_at",
     "updated_at",
 )
+_NUMBERED_COLUMNS = ("id", *_COLUMNS)  # PostgreSQL: see `ContactLoader._numbered_by_phone`
 
 
 # The numbers a look-up is for, as one parameter however many they are: a JSON array. (A batch could
@@ -116,7 +123,11 @@ class ContactLoader:
         self._import_id = import_id
         self._known: Executable
         self._listed: Executable
+        self._sequence: str | None = None  # PostgreSQL: the sequence that numbers contacts
         if connection.dialect.name == "postgresql":
+            self._sequence = connection.execute(
+                select(func.pg_get_serial_sequence(contacts.name, contacts.c.id.name))
+            ).scalar_one()
             self._known = _lateral_probe(
                 contacts.c.phone,
                 (contacts.c.import_id, contacts.c.source_row),
@@ -165,7 +176,10 @@ class ContactLoader:
                 duplicates.append(Duplicate(row[0], *known[phone]))
             else:
                 new.append(row + (suppressed if phone in listed else pending))
-        bulk_insert(self._connection, contacts, _COLUMNS, new)
+        if self._sequence is None:
+            bulk_insert(self._connection, contacts, _COLUMNS, new)
+        else:
+            bulk_insert(self._connection, contacts, _NUMBERED_COLUMNS, self._numbered_by_phone(new))
         if loaded is not None:
             loaded.add(row[1] for row in new)
         self.imported += len(new) - len(listed)
@@ -174,6 +188,38 @@ class ContactLoader:
 
     def _look_up(self, query: Executable, phones: list[str]) -> Any:
         return self._connection.execute(query, {_PHONES.key: phones})
+
+    def _numbered_by_phone(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """`rows` with ids from the sequence in their order (file order), then sorted by phone.
+
+        The unique (campaign_id, phone) index then takes the batch's numbers in order, each insert
+        next to the previous one; the primary key's inserts stay within the batch's few pages.
+        """
+        ids = self._next_ids(len(rows))
+        numbered = list(map(add, zip(ids), rows))  # (id, *row), without a Python-level loop
+        numbered.sort(key=_PHONE)
+        return numbered
+
+    def _next_ids(self, count: int) -> Sequence[int]:
+        """`count` new ids, in increasing order. One row comes back: the range the ids make, and
+        the ids themselves only if another session took some of the sequence's values meanwhile
+        (fetching 10,000 rows instead cost the writer ~20 ms a batch)."""
+        if not count:
+            return []
+        low, high, ids = self._connection.execute(
+            _NEXT_IDS, {"sequence": self._sequence, "count": count}
+        ).one()
+        if ids is not None:
+            return sorted(ids)
+        return range(low, high + 1)
+
+
+_PHONE = itemgetter(2)  # of a numbered row: (id, source row, phone, ...)
+_NEXT_IDS = text(
+    "SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 <> count(*) THEN array_agg(id) END"
+    " FROM (SELECT nextval(CAST(:sequence AS regclass)) AS id"
+    " FROM generate_series(1, :count)) AS taken"
+)
 
 
 class _LoadedNumbers:
