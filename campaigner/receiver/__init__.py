@@ -4,8 +4,8 @@
     async with serving(app, "127.0.0.1", 8080) as running:
         ...  # webhooks go to auth.callback_url(public_url, provider)
 
-`create_app` builds the Starlette application (routes, credentials, the group-commit writer, the
-follow-up sender); `start_receiver` / `serving` serve it with uvicorn in the running event loop.
+`create_app` builds the receiver (routes, credentials, the group-commit writer, the
+follow-up sender); `start_receiver` / `serving` serve it in the running event loop.
 The rules it applies (duplicates, reordering, orphans) live in `campaigner.store.attempts`.
 """
 

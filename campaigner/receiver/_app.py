@@ -1,4 +1,4 @@
-"""The ASGI application: `POST /hooks/{provider}[/{token}]`, `GET /healthz`, and the read-only
+"""The receiver application: `POST /hooks/{provider}[/{token}]`, `GET /healthz`, and the read-only
 status pages `GET /` and `GET /campaigns/{name}` (see `_status`).
 
 A webhook is checked in this order, and nothing is recorded unless it passes them all: a provider
@@ -6,13 +6,14 @@ we speak (else 404), credentials (401), a body within the size limit (413). Then
 (see `_writer`) and the answer is a tiny 200 once it is committed, or 503 if the database refused
 it, so that the provider sends it again. Follow-ups go out afterwards, in the background.
 
-Webhooks are the hot path (thousands a second), so they are answered by plain ASGI code that reads
-the few headers it needs straight from the scope; Starlette serves the rest (`/healthz`, 404s)
-and runs the lifespan that starts and stops the writer.
+Webhooks are the hot path (thousands a second), so the HTTP server (`_http`) asks `check_webhook`
+before the body and `store` after it, without building an ASGI request; Starlette serves the rest
+(`/healthz`, the status pages, 404s) as `pages`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -24,7 +25,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from ..config import Settings
 from ..db import Database
@@ -38,19 +38,32 @@ from ._status import StatusPages
 from ._writer import DEFAULT_MAX_BATCH, EventWriter, StoreFailed
 
 DEFAULT_MAX_BODY = 64 * 1024
-_HOOKS = "/hooks/"
+HOOKS = "/hooks/"
 
 
-class _TooLarge(Exception):
-    pass
+class Answer:
+    """A webhook's JSON answer: its status, body and extra headers."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
 
 
-class _Gone(Exception):
-    """The client hung up before sending the whole body."""
+STORED = Answer(200, b'{"status":"stored"}')
+NOT_STORED = Answer(503, b'{"error":"not stored; send it again"}')
+TOO_LARGE = Answer(413, b'{"error":"body too large"}')
+_POST_ONLY = Answer(405, b'{"error":"POST only"}', (b"allow", b"POST"))
+_NO_PROVIDER = Answer(404, b'{"error":"no such provider"}')
+_UNAUTHORIZED = Answer(
+    401, b'{"error":"unauthorized"}', (b"www-authenticate", b'Basic realm="hooks"')
+)
 
 
 class ReceiverApp:
-    """The receiver as an ASGI application; build it with `create_app`."""
+    """The receiver; build it with `create_app`, serve it with `start_receiver` / `serving`."""
 
     def __init__(
         self,
@@ -64,98 +77,79 @@ class ReceiverApp:
         http_client: httpx.AsyncClient | None,
     ) -> None:
         self._database = database
+        self._settings = settings
         self._auth = auth
+        self._adapters = adapters
+        self._on_applied = on_applied
+        self._max_batch = max_batch
+        self._http_client = http_client
         self._names = {provider.value: provider for provider in adapters}
-        self._max_body = max_body
+        self.max_body = max_body
         self._writer: EventWriter | None = None
-
-        @asynccontextmanager
-        async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            sender = FollowUpSender(settings, adapters, http_client)
-
-            def applied(result: Applied) -> None:
-                for needed in result.follow_ups:
-                    sender.send(needed)
-                if on_applied is not None:
-                    on_applied(result)
-
-            writer = EventWriter(database, adapters, applied, max_batch=max_batch)
-            writer.start()
-            self._writer = writer
-            try:
-                yield
-            finally:
-                self._writer = None
-                await writer.close()
-                await sender.close()
-
-        pages = StatusPages(database, auth)
-        self._rest = Starlette(
-            routes=[Route("/healthz", self._healthz, methods=["GET"]), *pages.routes()],
-            lifespan=lifespan,
+        status_pages = StatusPages(database, auth)
+        self.pages = Starlette(
+            routes=[Route("/healthz", self._healthz, methods=["GET"]), *status_pages.routes()]
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(_HOOKS):
-            status, answer, headers = await self._webhook(scope, receive)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(answer)).encode()),
-                        *headers,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer})
-        else:
-            await self._rest(scope, receive, send)
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The writer and the follow-up sender, for as long as the receiver is served; on the way
+        out, what is queued is stored."""
+        sender = FollowUpSender(self._settings, self._adapters, self._http_client)
+        on_applied = self._on_applied
 
-    async def _webhook(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        """(status, JSON body, extra headers) of the answer to a request under /hooks/."""
-        if scope["method"] != "POST":
-            return 405, b'{"error":"POST only"}', [(b"allow", b"POST")]
-        name, _, path_token = scope["path"][len(_HOOKS) :].partition("/")
+        def applied(result: Applied) -> None:
+            for needed in result.follow_ups:
+                sender.send(needed)
+            if on_applied is not None:
+                on_applied(result)
+
+        writer = EventWriter(self._database, self._adapters, applied, max_batch=self._max_batch)
+        writer.start()
+        self._writer = writer
+        try:
+            yield
+        finally:
+            self._writer = None
+            await writer.close()
+            await sender.close()
+
+    def check_webhook(
+        self, method: str, path: str, authorization: str | None, client: str
+    ) -> Provider | Answer:
+        """Before the body of a request under /hooks/: its provider, or the refusal to answer."""
+        if method != "POST":
+            return _POST_ONLY
+        name, _, path_token = path[len(HOOKS) :].partition("/")
         provider = self._names.get(name)
         if provider is None or "/" in path_token:
-            return 404, b'{"error":"no such provider"}', []
-        authorization = content_type = length = None
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                authorization = value.decode("latin-1")
-            elif key == b"content-type":
-                content_type = value.decode("latin-1")
-            elif key == b"content-length":
-                length = value
+            return _NO_PROVIDER
         if not self._auth.allows(path_token if path_token else None, authorization):
-            client = scope.get("client")
             log(
                 logging.WARNING,
                 "webhook.refused",
                 provider=name,
                 reason="credentials",
-                client=client[0] if client else "?",
+                client=client,
             )
-            return 401, b'{"error":"unauthorized"}', [(b"www-authenticate", b'Basic realm="hooks"')]
-        try:
-            body = await _read_body(receive, length, self._max_body)
-        except _TooLarge:
-            log(logging.WARNING, "webhook.refused", provider=name, reason="too large")
-            return 413, b'{"error":"body too large"}', []
-        except _Gone:  # nobody is left to answer; a partial body is not stored
-            return 400, b'{"error":"incomplete body"}', []
+            return _UNAUTHORIZED
+        return provider
+
+    def refuse_size(self, provider: Provider) -> Answer:
+        log(logging.WARNING, "webhook.refused", provider=provider.value, reason="too large")
+        return TOO_LARGE
+
+    def store(
+        self, provider: Provider, body: bytes, content_type: str | None
+    ) -> asyncio.Future[None]:
+        """Queue a body for storing; the future is done once it is committed (StoreFailed if it
+        could not be)."""
         writer = self._writer
-        try:
-            if writer is None:
-                raise StoreFailed("the receiver is not running")
-            await writer.submit(provider, body, content_type)
-        except StoreFailed:
-            return 503, b'{"error":"not stored; send it again"}', []
-        return 200, b'{"status":"stored"}', []
+        if writer is None:
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(StoreFailed("the receiver is not running"))
+            return failed
+        return writer.enqueue(provider, body, content_type)
 
     async def _healthz(self, request: Request) -> Response:
         try:
@@ -195,25 +189,6 @@ def create_app(
         max_batch,
         http_client,
     )
-
-
-async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise _Gone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _ping(database: Database) -> None:

@@ -1,9 +1,9 @@
-"""Serving the receiver with uvicorn inside the caller's event loop.
+"""Serving the receiver inside the caller's event loop (see `_http` for the HTTP side).
 
 `campaigner run` serves it beside the dialer and `campaigner serve` on its own; tests serve it on a
 free port. The socket is bound here (port 0 picks a free one), so the bound port is known before
-the first request. uvicorn's own signal handling is left out: the command that owns the process
-decides what SIGINT means, and calls `stop()`, which finishes the requests under way first.
+the first request. Signals are left to the command that owns the process: it decides what SIGINT
+means, and calls `stop()`, which finishes the requests under way first.
 """
 
 from __future__ import annotations
@@ -11,32 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Generator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
-import uvicorn
-from starlette.types import ASGIApp
-
 from ..errors import ConfigError
+from ._app import ReceiverApp
+from ._http import Connections
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that tells when it listens and leaves signals to its owner."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
 
 @dataclass
@@ -45,8 +28,10 @@ class RunningReceiver:
 
     host: str
     port: int
-    _server: _EmbeddedServer = field(repr=False)
-    _task: asyncio.Task[None] = field(repr=False)
+    _server: asyncio.Server = field(repr=False)
+    _connections: Connections = field(repr=False)
+    _running: AsyncExitStack = field(repr=False)
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def url(self) -> str:
@@ -55,40 +40,46 @@ class RunningReceiver:
 
     async def stop(self) -> None:
         """Stop accepting, finish the requests under way, store what is queued, then return."""
-        self._server.should_exit = True
-        await self._task
+        if self._stopped.is_set():
+            return
+        try:
+            self._server.close()
+            self._connections.close_idle()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(GRACEFUL_SHUTDOWN_SECONDS):
+                    await self._connections.all_closed.wait()
+            self._connections.abort()
+            await self._running.aclose()
+        finally:
+            self._stopped.set()
 
     async def wait(self) -> None:
-        """Until the server stops (after `stop()`, or if it fails)."""
-        await asyncio.shield(self._task)
+        """Until the server stops (after `stop()`)."""
+        await self._stopped.wait()
 
 
-async def start_receiver(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> RunningReceiver:
-    """Serve `app` on host:port as a task of the running loop; returns once it listens."""
+async def start_receiver(
+    app: ReceiverApp, host: str = "127.0.0.1", port: int = 0
+) -> RunningReceiver:
+    """Serve `app` on host:port in the running loop; returns once it listens."""
     sock = _bind(host, port)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        server_header=False,
-    )
-    server = _EmbeddedServer(config)
-    task = asyncio.create_task(_serve(server, sock), name="campaigner-receiver")
-    listening = asyncio.create_task(server.listening.wait())
-    await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
-    if not server.listening.is_set():
-        listening.cancel()
+    running = AsyncExitStack()
+    try:
+        await running.enter_async_context(app.running())
+        connections = Connections(app)
+        server = await asyncio.get_running_loop().create_server(
+            connections.protocol, sock=sock, backlog=1024
+        )
+    except BaseException:
         sock.close()
-        await task  # raises what stopped it
-        raise ConfigError(f"the webhook receiver stopped as it started, on {host}:{port}")
-    return RunningReceiver(host, sock.getsockname()[1], server, task)
+        await running.aclose()
+        raise
+    return RunningReceiver(host, sock.getsockname()[1], server, connections, running)
 
 
 @asynccontextmanager
 async def serving(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0
+    app: ReceiverApp, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[RunningReceiver]:
     """`start_receiver` for the length of a block, stopped cleanly at its end."""
     running = await start_receiver(app, host, port)
@@ -96,13 +87,6 @@ async def serving(
         yield running
     finally:
         await running.stop()
-
-
-async def _serve(server: _EmbeddedServer, sock: socket.socket) -> None:
-    try:
-        await server.serve(sockets=[sock])
-    except SystemExit:  # what uvicorn does when the application fails to start
-        raise ConfigError("the webhook receiver could not start (see the log)") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -1,11 +1,11 @@
 """Group commit: one writer stores and applies every webhook, many at a time.
 
 One transaction per webhook cannot keep up with a fast campaign (SQLite commits one at a time).
-Request handlers hand their body to `EventWriter.submit` and wait; one task takes everything that
-is queued, runs the database work in a single worker thread (so the event loop keeps answering),
-stores the raw bodies, applies them in the same transaction, commits, and only then lets each
-handler answer. While one batch is being written the next one gathers, so the batches grow with
-the load.
+The HTTP server hands each body to `EventWriter.enqueue` and answers when its future is done; one
+task takes everything that is queued, runs the database work in a single worker thread (so the
+event loop keeps answering), stores the raw bodies, applies them in the same transaction, commits,
+and only then sets the futures. While one batch is being written the next one gathers, so the
+batches grow with the load.
 
 Each event row is written once, with its final status (`store.attempts.store_events`). If applying
 a batch fails (a bug, not a bad body: bad bodies are `unparseable`), its savepoint is rolled back
@@ -83,13 +83,20 @@ class EventWriter:
         await self._task
         self._task = None
 
-    async def submit(self, provider: Provider, body: bytes, content_type: str | None) -> None:
-        """Store one body; returns once it is committed. StoreFailed if it could not be."""
-        if self._task is None or self._task.done():
-            raise StoreFailed("the receiver is not running")
+    def enqueue(
+        self, provider: Provider, body: bytes, content_type: str | None
+    ) -> asyncio.Future[None]:
+        """Queue one body; the future is done once it is committed, or fails with StoreFailed.
+
+        A future rather than a coroutine: the HTTP server answers from its done callback, with
+        no task per request.
+        """
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(provider, body, content_type, stored))
-        await stored
+        if self._task is None or self._task.done():
+            stored.set_exception(StoreFailed("the receiver is not running"))
+        else:
+            self._queue.put_nowait(_Pending(provider, body, content_type, stored))
+        return stored
 
     async def _run(self) -> None:
         closing = False

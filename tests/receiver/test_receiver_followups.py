@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 import pytest
+import uvicorn
 from attempts_helpers import (
     enablex_play,
     enablex_state,
@@ -29,6 +30,7 @@ from campaigner.config import Settings
 from campaigner.db import Database
 from campaigner.providers import Accepted
 from campaigner.receiver import WebhookAuth, create_app, serving
+from campaigner.simulator.server import bind
 from campaigner.store.attempts import record_dial_answers
 
 pytestmark = pytest.mark.anyio
@@ -64,8 +66,15 @@ def anyio_backend() -> str:
 async def enablex() -> AsyncIterator[tuple[FakeEnableX, str]]:
     fake = FakeEnableX()
     app = Starlette(routes=[Route("/voice/v1/call/{voice_id}", fake.hang_up, methods=["DELETE"])])
-    async with serving(app) as running:
-        yield fake, f"{running.url}/voice/v1"
+    sock = bind(0)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
+    serving_fake = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield fake, f"http://127.0.0.1:{sock.getsockname()[1]}/voice/v1"
+    finally:
+        server.should_exit = True
+        await serving_fake
+        sock.close()
 
 
 async def _play_to_the_end(database: Database, base_url: str, *bodies: bytes) -> list[int]:
