@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from campaigner.campaigns import CampaignSettings, Message, RetryPolicy
 from campaigner.db import Database
@@ -120,6 +120,49 @@ def contact(database: Database, contact_id: int) -> RowMapping:
         return (
             connection.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().one()
         )
+
+
+# Contact column -> attempt column; first_* from the lowest attempt_number, last_* the highest.
+SUMMARY = {
+    "first_call_at": "requested_at",
+    "first_call_id": "provider_call_id",
+    "last_call_at": "requested_at",
+    "last_call_id": "provider_call_id",
+    "last_answered_at": "answered_at",
+    "last_ended_at": "ended_at",
+    "last_dtmf": "dtmf",
+    "last_reason": "provider_reason",
+}
+
+
+def expected_summaries(connection: Connection) -> dict[int, dict[str, Any]]:
+    """Each contact's summary worked out from attempts here, in Python."""
+    found: dict[int, dict[str, Any]] = {}
+    for contact_id in connection.execute(select(contacts.c.id)).scalars():
+        rows = (
+            connection.execute(
+                select(attempts)
+                .where(attempts.c.contact_id == contact_id)
+                .order_by(attempts.c.attempt_number)
+            )
+            .mappings()
+            .all()
+        )
+        found[contact_id] = {
+            name: (rows[0 if name.startswith("first") else -1][source] if rows else None)
+            for name, source in SUMMARY.items()
+        }
+    return found
+
+
+def stored_summaries(connection: Connection) -> dict[int, dict[str, Any]]:
+    rows = connection.execute(select(contacts.c.id, *(contacts.c[n] for n in SUMMARY)))
+    return {row[0]: dict(zip(SUMMARY, row[1:], strict=True)) for row in rows}
+
+
+def assert_summaries_match(database: Database) -> None:
+    with database.read() as connection:
+        assert stored_summaries(connection) == expected_summaries(connection)
 
 
 def event_rows(database: Database) -> list[RowMapping]:

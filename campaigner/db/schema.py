@@ -178,6 +178,16 @@ contacts = Table(
     # campaign, and the check would cost every imported row (see benchmarks/RESULTS.md).
     Column("import_id", Integer),
     Column("source_row", Integer),  # data row in the imported file
+    # The contact's first and last attempt (lowest and highest attempt_number), copied from
+    # attempts by triggers (migration 0010) so that a report is one scan of contacts.
+    Column("first_call_at", UTCDateTime),  # its requested_at
+    Column("first_call_id", Text),  # its provider_call_id
+    Column("last_call_at", UTCDateTime),
+    Column("last_call_id", Text),
+    Column("last_answered_at", UTCDateTime),
+    Column("last_ended_at", UTCDateTime),
+    Column("last_dtmf", Text),
+    Column("last_reason", Text),  # its provider_reason
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("campaign_id", "phone"),

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from attempts_helpers import assert_summaries_match
 from reports_helpers import (
     HOSTILE_ROWS,
     NAME,
@@ -146,6 +147,8 @@ def test_status_and_every_report_format_agree_on_a_simulated_campaign(
         ("2", twice["last_provider_call_id"]),
     }
     assert scripted["+12125550150"]["answered_utc"] <= scripted["+12125550150"]["ended_utc"]
+    # What the dialer and the receiver wrote left each contact's first and last call right.
+    assert_summaries_match(database)
 
 
 def test_rejects_suppressed_and_hostile_cells_in_the_exports(
