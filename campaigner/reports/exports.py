@@ -335,7 +335,7 @@ def copy_export(
         return copy.copy_csv(connection, copy.attempt_select(connection, campaign.id, filters), out)
     names = field_names(connection, campaign.id)
     writer.writerow([*CONTACT_COLUMNS, *(_field_header(name, CONTACT_COLUMNS) for name in names)])
-    query = copy.contact_select(connection, campaign.id, names, filters)
+    query = copy.contact_csv(connection, campaign.id, names, filters)
     count = copy.copy_halves(connection, campaign.id, query, out, split_from)
     files = {key: neutralise(name) for key, name in import_files(connection, campaign.id).items()}
     for row in _rejects(connection, campaign, names, files, filters, neutralise_cell):

@@ -23,9 +23,9 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Integer,
+    LargeBinary,
     Select,
     String,
-    and_,
     case,
     cast,
     func,
@@ -277,18 +277,22 @@ def text_cell(connection: Connection, column: Any, neutralise: bool) -> ColumnEl
     text = type_coerce(column, String)
     if not neutralise:
         return text
-    starts: ColumnElement[Any] = literal_column(f"({_FORMULA_SQL}, {_controls(connection)})")
-    return case((func.substr(text, 1, 1).op("IN")(starts), literal("'") + text), else_=text)
-
-
-_FORMULA_SQL = "'=', '+', '-', '@'"
-
-
-def _controls(connection: Connection) -> str:
-    """Tab, CR and NUL in SQL (PostgreSQL text cannot hold NUL)."""
     if connection.dialect.name == "sqlite":
-        return "char(9), char(13), char(0)"
-    return "chr(9), chr(13)"
+        # Its text functions stop at a NUL: the first byte is read from the bytes.
+        first = func.substr(cast(text, LargeBinary), 1, 1)
+        starts = ", ".join(f"x'{ord(start):02X}'" for start in FORMULA_STARTS)
+        letter = text >= "A"
+    else:
+        first = func.substr(text, 1, 1)
+        starts = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS if start != "\0")
+        letter = text.collate("C") >= "A"
+    # Every formula start sorts before `A` byte-wise, and most cells start with a letter: one
+    # comparison settles those (about half the cost of the first character's test).
+    return case(
+        (letter, text),
+        (first.op("IN")(literal_column(f"({starts})")), literal("'") + text),
+        else_=text,
+    )
 
 
 # --- Filters -------------------------------------------------------------------------------------
@@ -404,8 +408,6 @@ def contact_query(
     no sort), with the `CONTACT_COLUMNS` of `exports` less the local times, which are derived
     from the UTC ones, and the import's id in place of its file name; then the CSV's own fields,
     or the whole fields object when `whole_fields`."""
-    first = attempts.alias("first_call")
-    last = attempts.alias("last_call")
 
     def free(column: Any) -> ColumnElement[Any]:
         return text_cell(connection, column, neutralise)
@@ -421,17 +423,17 @@ def contact_query(
             contacts.c.last_outcome,
             suppression_reason(connection, neutralise),
             contacts.c.attempts,
-            when(first.c.requested_at),
-            when(last.c.requested_at),
-            when(last.c.answered_at),
-            when(last.c.ended_at),
-            seconds_text(connection, last.c.answered_at, last.c.ended_at),
-            free(last.c.dtmf),
+            when(contacts.c.first_call_at),
+            when(contacts.c.last_call_at),
+            when(contacts.c.last_answered_at),
+            when(contacts.c.last_ended_at),
+            seconds_text(connection, contacts.c.last_answered_at, contacts.c.last_ended_at),
+            free(contacts.c.last_dtmf),
             free(contacts.c.response),
             when(contacts.c.responded_at),
-            free(last.c.provider_reason),
-            free(first.c.provider_call_id),
-            free(last.c.provider_call_id),
+            free(contacts.c.last_reason),
+            free(contacts.c.first_call_id),
+            free(contacts.c.last_call_id),
             free(contacts.c.timezone),
             contacts.c.timezone_source,
             contacts.c.import_id,
@@ -444,13 +446,9 @@ def contact_query(
             ),
         )
         .select_from(contacts)
-        .outerjoin(first, and_(first.c.contact_id == contacts.c.id, first.c.attempt_number == 1))
-        .outerjoin(
-            last,
-            and_(last.c.contact_id == contacts.c.id, last.c.attempt_number == contacts.c.attempts),
-        )
         .where(
-            contacts.c.campaign_id == campaign_id, *time_conditions(last.c.requested_at, filters)
+            contacts.c.campaign_id == campaign_id,
+            *time_conditions(contacts.c.last_call_at, filters),
         )
         .order_by(contacts.c.phone)
     )

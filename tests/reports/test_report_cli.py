@@ -21,7 +21,7 @@ from reports_helpers import (
     read_jsonl,
     read_page,
 )
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.engine import URL
 
 from campaigner.db import Database
@@ -38,7 +38,7 @@ from campaigner.reports.exports import (
     sqlite_export,
     write_csv,
 )
-from campaigner.reports.queries import Filters, field_names, timeline
+from campaigner.reports.queries import Filters, field_names, text_cell, timeline
 from campaigner.store.campaigns import get_campaign
 
 CALLED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -100,6 +100,18 @@ def test_neutralise_follows_owasp() -> None:
         assert neutralise(text) == "'" + text
     for text in ["Maria", "", "'=already text", "1+1", " =spaced"]:
         assert neutralise(text) == text
+
+
+def test_the_database_neutralises_as_python_does(database: Database) -> None:
+    values = ["=1+1", "+1", "-2", "@x", "\tx", "\rx", "?x", "A", "Maria", "~", "été", "1", "", "'="]
+    if database.is_sqlite:
+        values.append("\0x")  # PostgreSQL text cannot hold NUL
+    with database.read() as connection:
+        found = [
+            connection.execute(select(text_cell(connection, literal(value), True))).scalar_one()
+            for value in values
+        ]
+    assert found == [neutralise(value) for value in values]
 
 
 def test_a_contact_row_has_its_calls_times_in_utc_and_local_time(called: URL) -> None:
