@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Connection, Select, String, func, literal, type_coerce
+from sqlalchemy import Connection, Select, String, func, type_coerce
 
 from ..db.schema import contacts
 from ..errors import DatabaseError
@@ -33,12 +33,6 @@ def usable(connection: Connection, fields: Sequence[str]) -> bool:
     return connection.dialect.name == "sqlite" and not any('"' in n or "\\" in n for n in fields)
 
 
-def _quoted(value: Any) -> ColumnElement[Any]:
-    """A free-text cell, neutralised already, in quotes; NULL as an empty cell."""
-    inner = func.replace(type_coerce(value, String), '"', '""')
-    return func.ifnull(literal('"') + inner + literal('"'), "")
-
-
 def contact_lines(
     connection: Connection,
     campaign_id: int,
@@ -49,12 +43,17 @@ def contact_lines(
 ) -> Select[Any]:
     """One column: each contact's CSV line, `\\n` included, in phone-number order, of the cells
     of `cells.contact_cells` (`files`: the imports' file names; `zones`: `campaign_zones`)."""
-    cells = [
-        _quoted(cell) if free else type_coerce(cell, String)  # printf's %s: NULL is nothing
-        for cell, free in contact_cells(connection, fields, files, zones)
-    ]
-    # One printf builds the line: a chain of `||` copies the growing line at every cell.
-    line = func.printf(",".join(["%s"] * len(cells)) + "\n", *cells)
+    cells = contact_cells(connection, fields, files, zones)
+    # One printf builds the line (a chain of `||` copies the growing line at every cell); its
+    # `%w` doubles the quotes of free text, a NULL one is written `""` (an empty string to any
+    # CSV reader, as an empty cell is); `%s` writes NULL as nothing.
+    line = func.printf(
+        ",".join('"%w"' if free else "%s" for _, free in cells) + "\n",
+        *(
+            func.ifnull(type_coerce(c, String), "") if free else type_coerce(c, String)
+            for c, free in cells
+        ),
+    )
     return contact_select(connection, campaign_id, [line], filters)
 
 
