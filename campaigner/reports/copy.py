@@ -16,19 +16,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Connection, Select, select
+from sqlalchemy import Connection, Select
 
-from ..db.schema import attempts, contacts
+from ..db.schema import contacts
 from .cells import contact_cells, contact_select, local_time, utc_text
-from .queries import (
-    Filters,
-    campaign_zones,
-    import_files,
-    middle_phone,
-    seconds_text,
-    text_cell,
-    time_conditions,
-)
+from .queries import Filters, attempt_query, campaign_zones, import_files, middle_phone
 
 
 def usable(connection: Connection) -> bool:
@@ -48,42 +40,15 @@ def contact_csv(
 
 def attempt_select(connection: Connection, campaign_id: int, filters: Filters) -> Select[Any]:
     """`exports.ATTEMPT_COLUMNS`, every cell ready for CSV."""
-
-    def free(column: Any) -> ColumnElement[Any]:
-        return text_cell(connection, column, True)
-
     zones = campaign_zones(connection, campaign_id)
-    query = (
-        select(
-            contacts.c.phone,
-            attempts.c.attempt_number,
-            attempts.c.provider,
-            free(attempts.c.provider_call_id),
-            attempts.c.correlation_key,
-            utc_text(connection, attempts.c.requested_at),
-            local_time(connection, attempts.c.requested_at, zones),
-            utc_text(connection, attempts.c.answered_at),
-            utc_text(connection, attempts.c.ended_at),
-            seconds_text(connection, attempts.c.answered_at, attempts.c.ended_at),
-            attempts.c.outcome,
-            attempts.c.progress,
-            free(attempts.c.provider_reason),
-            free(attempts.c.dtmf),
-            free(attempts.c.error),
-            contacts.c.state,
-            contacts.c.timezone,
-        )
-        .select_from(attempts)
-        .join(contacts, contacts.c.id == attempts.c.contact_id)
-        .where(
-            attempts.c.campaign_id == campaign_id,
-            *time_conditions(attempts.c.requested_at, filters),
-        )
-        .order_by(attempts.c.id)
+    return attempt_query(
+        connection,
+        campaign_id,
+        filters,
+        neutralise=True,
+        when=lambda column: utc_text(connection, column),
+        local=lambda column: local_time(connection, column, zones),
     )
-    if filters.states:
-        query = query.where(attempts.c.outcome.in_(sorted(filters.states)))
-    return query
 
 
 def copy_csv(connection: Connection, query: Select[Any], out: TextIO) -> int:

@@ -11,7 +11,7 @@ PostgreSQL's CSV export (`copy`) builds on the same pieces.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -518,13 +518,27 @@ def middle_phone(connection: Connection, campaign_id: int, split_from: int) -> s
 
 
 def attempt_query(
-    connection: Connection, campaign_id: int, filters: Filters, *, neutralise: bool = False
+    connection: Connection,
+    campaign_id: int,
+    filters: Filters,
+    *,
+    neutralise: bool = False,
+    when: Callable[[Any], ColumnElement[Any]] | None = None,
+    local: Callable[[Any], ColumnElement[Any]] | None = None,
 ) -> Select[Any]:
-    """One row per call: the `ATTEMPT_COLUMNS` of `exports` less the local time."""
+    """One row per call: the `ATTEMPT_COLUMNS` of `exports`, less the local time unless `local`
+    writes it (else it is derived from the UTC text in Python). `when`: how a time is written
+    (`iso_text` by default)."""
 
     def free(column: Any) -> ColumnElement[Any]:
         return text_cell(connection, column, neutralise)
 
+    def time(column: Any) -> ColumnElement[Any]:
+        return when(column) if when is not None else iso_text(connection, column)
+
+    placed = [time(attempts.c.requested_at)]
+    if local is not None:
+        placed.append(local(attempts.c.requested_at))
     query = (
         select(
             contacts.c.phone,
@@ -532,9 +546,9 @@ def attempt_query(
             attempts.c.provider,
             free(attempts.c.provider_call_id),
             attempts.c.correlation_key,
-            iso_text(connection, attempts.c.requested_at),
-            iso_text(connection, attempts.c.answered_at),
-            iso_text(connection, attempts.c.ended_at),
+            *placed,
+            time(attempts.c.answered_at),
+            time(attempts.c.ended_at),
             seconds_text(connection, attempts.c.answered_at, attempts.c.ended_at),
             attempts.c.outcome,
             attempts.c.progress,
