@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, insert, select
 
 from campaigner.campaigns import CampaignSettings, Message
 from campaigner.db import Database
@@ -21,7 +21,14 @@ from campaigner.errors import ImportFailed, InvalidTransition, ValidationError
 from campaigner.importer import ImportOptions, ImportSummary, import_contacts
 from campaigner.model import CampaignStatus, ContactState, MessageKind, Provider
 from campaigner.store.campaigns import create_campaign, get_campaign, set_status
-from campaigner.store.imports import ImportCounts, ImportStatus, list_imports, list_rejects
+from campaigner.store.contacts import LISTED_SET_ENTRIES, NewContact, contact_loader
+from campaigner.store.imports import (
+    ImportCounts,
+    ImportStatus,
+    list_imports,
+    list_rejects,
+    start_import,
+)
 
 SAMPLE_LISTS = Path(__file__).resolve().parent.parent / "sample_lists"
 TEMPLATE = Message(MessageKind.TTS, "Hello {first_name}, see you {appointment}.")
@@ -657,3 +664,44 @@ def test_ids_follow_the_file_when_the_sequence_skips(database: Database, tmp_pat
         ).all()
     assert [phone for _, phone in rows] == [f"+1212555{n[-4:]}" for n in numbers]
     assert [b.id - a.id for a, b in pairwise(rows)] == [3, 3, 3, 3]
+
+
+@pytest.mark.parametrize("set_entries", [LISTED_SET_ENTRIES, 0])
+def test_numbers_listed_while_the_import_runs_are_suppressed_in_later_batches(
+    database: Database, set_entries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader reads the do-not-call list into a set once; an entry added after that (here in
+    the same transaction, as another session's would be seen) counts from the next batch on.
+    With more entries than the set takes (limit 0 here), every number is looked up."""
+    monkeypatch.setattr("campaigner.store.contacts.LISTED_SET_ENTRIES", set_entries)
+    campaign_id = campaign(database)
+
+    def row(source_row: int, phone: str) -> NewContact:
+        return (source_row, phone, phone, "{}", "America/New_York", "number")
+
+    def listed(connection: Connection, phone: str) -> None:
+        connection.execute(
+            insert(suppressions).values(phone=phone, campaign_id=None, source="t", created_at=NOW)
+        )
+
+    with database.write() as connection:
+        listed(connection, "+12125550101")
+        import_id = start_import(connection, campaign_id, "x.csv", NOW)
+        with contact_loader(connection, campaign_id, import_id, NOW) as loader:
+            loader.load([row(1, "+12125550101"), row(2, "+12125550102")])
+            listed(connection, "+12125550103")
+            loader.load([row(3, "+12125550103"), row(4, "+12125550104")])
+        assert (loader.imported, loader.suppressed) == (2, 2)
+        states = dict(
+            connection.execute(
+                select(contacts.c.phone, contacts.c.state).where(
+                    contacts.c.campaign_id == campaign_id
+                )
+            ).all()
+        )
+    assert states == {
+        "+12125550101": ContactState.SUPPRESSED,
+        "+12125550102": ContactState.PENDING,
+        "+12125550103": ContactState.SUPPRESSED,
+        "+12125550104": ContactState.PENDING,
+    }
