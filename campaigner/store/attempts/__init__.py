@@ -24,7 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from ...db.schema import attempts, events
 from ...durations import format_duration
@@ -242,7 +251,9 @@ def match_orphans(
                 call_ids.append(call_id)
     found: dict[int, RowMapping] = {}
     columns = (events.c.id, events.c.body, events.c.content_type, events.c.provider)
-    orphan = events.c.status == EventStatus.ORPHAN
+    # A literal, not a bound value: the planners use the partial indexes on orphans only when the
+    # query says status = 'orphan' itself.
+    orphan = events.c.status == literal_column(f"'{EventStatus.ORPHAN}'")
     for chunk in chunks(keys):
         # The provider is compared here, not in SQL: given `provider = ?`, SQLite searches the
         # (provider, provider_call_id) index instead of the key's, a scan of all the events.
