@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from ..campaigns import Campaign
 from ..db.schema import attempts, campaigns, contacts, suppressions
@@ -45,6 +45,7 @@ from ..model import CampaignStatus, ContactState, Outcome
 from ..notifications import notify_contacts
 from ..providers.base import Progress
 from ..windows import zone_named
+from .attempts._bulk import BulkStatement
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -224,39 +225,43 @@ def _create_attempts(
     if not due:
         return 0
     numbers = _highest_attempt_numbers(connection, [c.contact_id for c in due])
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[object, ...]] = []
     prepared: dict[str, tuple[DueContact, int, T]] = {}
     uncallable: dict[Outcome, list[int]] = defaultdict(list)
     for contact in due:
         key = new_correlation_key()
         number = numbers.get(contact.contact_id, 0) + 1
-        row: dict[str, object] = {
-            "contact_id": contact.contact_id,
-            "campaign_id": campaign.id,
-            "attempt_number": number,
-            "provider": campaign.settings.provider.value,
-            "correlation_key": key,
-            "progress": Progress.REQUESTED.value,
-            "requested_at": now,
-            "outcome": None,
-            "ended_at": None,
-            "error": None,
-            "worker_id": worker_id,
-            "sent_at": now if sent else None,
-        }
         try:
             prepared[key] = (contact, number, prepare(contact, key))
         except Uncallable as exc:
-            row |= {"outcome": exc.outcome.value, "ended_at": now, "error": exc.reason}
+            rows.append((contact.contact_id, number, key, exc.outcome.value, now, exc.reason))
             uncallable[exc.outcome].append(contact.contact_id)
-        rows.append(row)
-    created = connection.execute(
-        insert(attempts).returning(attempts.c.id, attempts.c.correlation_key), rows
+        else:
+            rows.append((contact.contact_id, number, key, None, None, None))
+    _INSERT_ATTEMPT.execute(
+        connection,
+        rows,
+        {
+            "campaign_id": campaign.id,
+            "provider": campaign.settings.provider.value,
+            "progress": Progress.REQUESTED.value,
+            "requested_at": now,
+            "worker_id": worker_id,
+            "sent_at": now if sent else None,
+        },
     )
-    for attempt_id, key in created:
-        if key in prepared:
-            contact, number, request = prepared[key]
-            batch.claimed.append(Claimed(attempt_id, number, key, contact, request))
+    created: dict[str, int] = {}
+    for keys in _chunks(list(prepared)):
+        created.update(
+            (key, attempt_id)
+            for attempt_id, key in connection.execute(
+                select(attempts.c.id, attempts.c.correlation_key).where(
+                    attempts.c.correlation_key.in_(keys)
+                )
+            )
+        )
+    for key, (contact, number, request) in prepared.items():
+        batch.claimed.append(Claimed(created[key], number, key, contact, request))
     for chunk in _chunks([contact.contact_id for contact, _, _ in prepared.values()]):
         connection.execute(
             update(contacts)
@@ -272,6 +277,33 @@ def _create_attempts(
     if uncallable and campaign.settings.notify_url is not None:
         notify_contacts(connection, [i for ids in uncallable.values() for i in ids], now)
     return sum(len(ids) for ids in uncallable.values())
+
+
+# The claim's new attempts, through one compiled statement and the driver's executemany: given a
+# list of dicts, SQLAlchemy processed every row's parameters in Python, the largest part of a
+# claim's CPU. The ids are read back by correlation key (unique, indexed) in one query a chunk.
+_INSERT_ATTEMPT = BulkStatement(
+    insert(attempts).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "contact_id",
+                "attempt_number",
+                "correlation_key",
+                "outcome",
+                "ended_at",
+                "error",
+                "campaign_id",
+                "provider",
+                "progress",
+                "requested_at",
+                "worker_id",
+                "sent_at",
+            )
+        }
+    ),
+    ("contact_id", "attempt_number", "correlation_key", "outcome", "ended_at", "error"),
+)
 
 
 def _highest_attempt_numbers(connection: Connection, contact_ids: Sequence[int]) -> dict[int, int]:

@@ -92,10 +92,19 @@ def record_dial_answers(
                 refused.append((attempt, answer))
     write_attempts(conn, [attempt for attempt in live.values() if attempt.changed])
     finished = give_back_refused(conn, [attempt for attempt, _ in refused], now)
-    by_provider: dict[Provider, list[int]] = {}
+    by_provider: dict[Provider, list[LiveAttempt]] = {}
     for attempt in accepted:
-        by_provider.setdefault(attempt.provider, []).append(attempt.id)
-    matched = [match_orphans(conn, provider, ids, now) for provider, ids in by_provider.items()]
+        by_provider.setdefault(attempt.provider, []).append(attempt)
+    matched = [
+        _match_orphans(
+            conn,
+            provider,
+            [attempt.correlation_key for attempt in named],
+            [attempt.provider_call_id for attempt in named if attempt.provider_call_id],
+            now,
+        )
+        for provider, named in by_provider.items()
+    ]
     return Applied.merge(Applied(finished, []), *matched)
 
 
@@ -249,6 +258,13 @@ def match_orphans(
             keys.append(key)
             if call_id:
                 call_ids.append(call_id)
+    return _match_orphans(conn, provider, keys, call_ids, now)
+
+
+def _match_orphans(
+    conn: Connection, provider: Provider, keys: list[str], call_ids: list[str], now: datetime
+) -> Applied:
+    """Apply the orphan events that name these correlation keys or call ids."""
     found: dict[int, RowMapping] = {}
     columns = (events.c.id, events.c.body, events.c.content_type, events.c.provider)
     # A literal, not a bound value: the planners use the partial indexes on orphans only when the
