@@ -28,7 +28,6 @@ from ..providers import DialAnswer
 from ..store.attempts import Applied, record_ambiguous, record_dial_answers
 from ..store.attempts._rows import serialise
 from ..store.queue import release_unsent
-from ..store.workers import owned
 from .clock import Clock
 
 T = TypeVar("T")
@@ -132,39 +131,18 @@ class Journal:
             self._on_written(written)
 
     def _write(self, batch: _Batch, now: datetime, connection: Connection) -> Written:
+        """One transaction for the batch. With several workers, each statement changes only the
+        attempts this worker still holds (the fencing of `store.workers`): one that stalled past
+        its lease has had its claims taken over, and what it learnt is no longer its to write."""
         # The attempt functions' lock first: on PostgreSQL it is taken before other changes.
         serialise(connection)
-        owner = self._owner()
-        if owner:
-            _keep_held(batch, owned(connection, owner, _attempt_ids(batch)))
+        owner = self._owner() or None
         for reason, attempt_ids in batch.ambiguous.items():
-            record_ambiguous(connection, attempt_ids, reason, now)
+            record_ambiguous(connection, attempt_ids, reason, now, owner=owner)
         applied = (
-            record_dial_answers(connection, batch.answers, now)
+            record_dial_answers(connection, batch.answers, now, owner=owner)
             if batch.answers
             else Applied([], [])
         )
-        released = release_unsent(
-            connection, self._campaign_id, batch.releases, now, owner=owner or None
-        )
+        released = release_unsent(connection, self._campaign_id, batch.releases, now, owner=owner)
         return Written(applied, released)
-
-
-def _attempt_ids(batch: _Batch) -> list[int]:
-    ids = {attempt_id for attempt_id, _ in batch.answers} | set(batch.releases)
-    for attempt_ids in batch.ambiguous.values():
-        ids.update(attempt_ids)
-    return sorted(ids)
-
-
-def _keep_held(batch: _Batch, held: set[int]) -> None:
-    """Drop what concerns attempts another worker has taken over: this worker stalled past its
-    lease, and what it learnt is no longer its to write (the fencing of `store.workers`)."""
-    batch.answers = [
-        (attempt_id, answer) for attempt_id, answer in batch.answers if attempt_id in held
-    ]
-    for reason, attempt_ids in list(batch.ambiguous.items()):
-        batch.ambiguous[reason] = [attempt_id for attempt_id in attempt_ids if attempt_id in held]
-    batch.releases = {
-        attempt_id: due for attempt_id, due in batch.releases.items() if attempt_id in held
-    }

@@ -16,6 +16,8 @@ from sqlalchemy.engine import URL
 
 from campaigner.cli import main
 from campaigner.db import Database
+from campaigner.providers import Accepted
+from campaigner.store.attempts import record_ambiguous, record_dial_answers
 from campaigner.store.campaigns import get_campaign_by_id
 from campaigner.store.queue import DueContact, claim_due, live_attempts, release_unsent
 from campaigner.store.workers import (
@@ -87,12 +89,17 @@ def test_a_stale_worker_cannot_send_or_undo_what_its_successor_took_over(
         assert mark_sent(connection, stale, ids, later) == set()  # fenced: nothing to send
         assert release_unsent(connection, campaign.id, dict.fromkeys(ids), later, owner=stale) == []
         assert owned(connection, stale, ids) == set()
+        # What A heard about its old calls is not its to write any more.
+        late = [(attempt_id, Accepted(f"late-{attempt_id}")) for attempt_id in ids[:2]]
+        assert record_dial_answers(connection, late, later, owner=stale).finished == []
+        record_ambiguous(connection, ids[:2], "ambiguous: late", later, owner=stale)
         assert heartbeat(connection, stale, campaign.id, ELSEWHERE, later, LEASE).alive is False
         mine = [c.attempt_id for c in retaken]
         assert mark_sent(connection, successor, mine, later) == set(mine)
     rows = attempt_rows(database, campaign)
     assert sorted(row["worker_id"] for row in rows) == [successor] * 4
     assert all(row["sent_at"] is not None for row in rows)
+    assert all(row["provider_call_id"] is None and row["error"] is None for row in rows)
     states = {row["state"] for row in contact_rows(database, campaign).values()}
     assert states == {"in_progress"}
     assert all(row["attempts"] == 1 for row in contact_rows(database, campaign).values())

@@ -59,17 +59,24 @@ from ._rows import ATTEMPT_COLUMNS, LiveAttempt, chunks, load_attempts, serialis
 
 
 def record_dial_answers(
-    conn: Connection, answers: Sequence[tuple[int, DialAnswer]], now: datetime
+    conn: Connection,
+    answers: Sequence[tuple[int, DialAnswer]],
+    now: datetime,
+    *,
+    owner: int | None = None,
 ) -> Applied:
     """Record the provider's answers to dial requests, by attempt id.
 
     Accepted: the call id, progress at least ACCEPTED, then any orphan event naming the call is
     applied. Refused: not a call; the attempt is `rejected_request` with the provider's words in
     `error`, its contact goes back to PENDING and its attempt is not counted. Transient: only the
-    reason, in `error`. An attempt that already has an outcome still gets its call id.
+    reason, in `error`. An attempt that already has an outcome still gets its call id. With
+    `owner`, only the attempts that worker still holds are changed (the fencing of
+    `store.workers`: another worker took over the others).
     """
     serialise(conn)
-    live = load_attempts(conn, attempts.c.id, [attempt_id for attempt_id, _ in answers])
+    held = [attempts.c.worker_id == owner] if owner is not None else []
+    live = load_attempts(conn, attempts.c.id, [attempt_id for attempt_id, _ in answers], *held)
     accepted: list[LiveAttempt] = []
     refused: list[tuple[LiveAttempt, Refused]] = []
     for attempt_id, answer in answers:
@@ -109,14 +116,21 @@ def record_dial_answers(
 
 
 def record_ambiguous(
-    conn: Connection, attempt_ids: Sequence[int], reason: str, now: datetime
+    conn: Connection,
+    attempt_ids: Sequence[int],
+    reason: str,
+    now: datetime,
+    *,
+    owner: int | None = None,
 ) -> None:
-    """Note on live attempts that their dial request may or may not have placed a call."""
+    """Note on live attempts that their dial request may or may not have placed a call (with
+    `owner`, on those that worker still holds)."""
     serialise(conn)
+    held = [attempts.c.worker_id == owner] if owner is not None else []
     for chunk in chunks(attempt_ids):
         conn.execute(
             update(attempts)
-            .where(attempts.c.id.in_(chunk), attempts.c.outcome.is_(None))
+            .where(attempts.c.id.in_(chunk), attempts.c.outcome.is_(None), *held)
             .values(error=reason)
         )
 
