@@ -158,6 +158,8 @@ class SharedPacer:
                     at = heapq.heappop(self._slots)
                     if at > now:
                         await anyio.sleep(at - now)
+                        if time.time() > at + TOLERANCE:
+                            continue  # woken too late (a busy loop, no CPU): not sent late
                     return
                 granted = self._granted
                 self._needed.set()  # a request waits with no slot: reserve in this second

@@ -216,7 +216,8 @@ class HttpClient:
         ready: Callable[[], Awaitable[None]] | None = None,
     ) -> Response:
         """Send one request; `ready` is awaited with the connection open, just before writing
-        (what it raises comes out of here, nothing sent)."""
+        (again if the connection had to be reopened; what it raises comes out of here, nothing
+        sent)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise NotSent(f"cannot send to {url!r}: not an http(s) URL with a host")
@@ -225,14 +226,7 @@ class HttpClient:
         request = _encode(method, parts.path or "/", parts.query, parts.netloc, headers, json_body)
         connection = pool.take() or await pool.connect(self.connect_timeout)
         if ready is not None:
-            try:
-                await ready()
-            except BaseException:
-                pool.give_back(connection)
-                raise
-            if not connection.reusable(time.monotonic()):  # went stale while waiting its turn
-                connection.close()
-                connection = await pool.connect(self.connect_timeout)
+            connection = await self._when_ready(pool, connection, ready)
         try:
             response = await connection.exchange(request, self.read_timeout)
         except BaseException:
@@ -240,6 +234,34 @@ class HttpClient:
             raise
         pool.give_back(connection)
         return response
+
+    async def _when_ready(
+        self, pool: _Pool, connection: _Connection, ready: Callable[[], Awaitable[None]]
+    ) -> _Connection:
+        """Await `ready`, then return a connection fit to write on at once.
+
+        One that went stale while waiting its turn gives way to another pooled one, which keeps
+        the turn, or to a new one; opening it takes a while (tens of ms on a busy machine), so the
+        request then waits for a turn of its own rather than go out late, out of step with the
+        pace. Once only: at paces so slow that every wait outlasts a keep-alive, the new
+        connection opened after the second turn is used as it is.
+        """
+        for last in (False, True):
+            try:
+                await ready()
+            except BaseException:
+                pool.give_back(connection)
+                raise
+            if connection.reusable(time.monotonic()):
+                return connection
+            connection.close()
+            pooled = pool.take()
+            if pooled is not None:
+                return pooled
+            connection = await pool.connect(self.connect_timeout)
+            if last:
+                break
+        return connection
 
     def _pool(self, scheme: str, host: str, port: int) -> _Pool:
         key = (scheme, host, port)

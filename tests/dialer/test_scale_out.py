@@ -4,9 +4,11 @@ The kill test runs 4 workers (real subprocesses, each with its own webhook recei
 contacts (CAMPAIGNER_KILL_CONTACTS=20000 for the issue's size) against the simulator, SIGKILLs
 two of them at random moments and starts replacements, then reads the simulator's ledger: no
 correlation key placed twice, every contact final, no number called more often than its attempts
-counted, which stay within the maximum. A one-second window with more calls than the cap across
-all the workers is a known defect, reported as an expected failure until it is fixed. The random
-moments come from a seed printed on failure; to run it ten times in a row:
+counted, which stay within the maximum, and no one-second window with more calls than the cap
+across all the workers. The simulator stamps each request when its bytes arrived (see
+`campaigner.simulator.arrival`), and it stands for the provider's own machines: the workers run
+at a lower CPU priority (nice 10), so that on this shared machine they, not the provider, wait for
+a CPU. The random moments come from a seed printed on failure; to run it ten times in a row:
 
     CAMPAIGNER_KILL_ROUNDS=10 .venv/bin/python -m pytest tests/dialer/test_scale_out.py -k kill
 """
@@ -55,6 +57,9 @@ WORKERS = 4
 CAP = 300  # calls per second, for all the workers together
 KILL_ROUNDS = int(os.environ.get("CAMPAIGNER_KILL_ROUNDS", "1"))
 FINAL_STATES = {"delivered", "busy", "no_answer", "failed"}
+# The workers' CPU priority below the simulator's (the test's own process): the provider runs on
+# machines of its own, and is not kept waiting for a CPU by the dialers it is measuring.
+WORKER_NICENESS = 10
 
 
 def many_numbers(count: int) -> list[str]:
@@ -82,6 +87,7 @@ class Worker:
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
+        os.setpriority(os.PRIO_PROCESS, self.process.pid, WORKER_NICENESS)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -170,10 +176,8 @@ def test_four_workers_two_killed_at_random_nobody_rung_twice_cap_held(
     # The killed ones were found dead and stopped by the others, their work taken over.
     assert sum("stopped by worker" in reason for reason in stopped) >= 2, (said, stopped)
     busiest = ledger.max_calls_in_any_second()
-    if busiest > CAP:
-        # A known defect, not yet fixed: with workers killed and replaced, the simulator has
-        # counted more calls in one second than the cap (301 and 169 against 300 and 150).
-        pytest.xfail(f"{busiest} calls in one second against a cap of {CAP} ({said})")
+    print(f"{said}: {CONTACTS} contacts, {sum(placed.values())} calls, most in a second {busiest}")
+    assert busiest <= CAP, said
 
 
 def test_a_second_run_on_a_sqlite_database_refuses_or_waits(

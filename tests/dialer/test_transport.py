@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
+from campaigner.dialer import transport
 from campaigner.dialer.transport import HttpClient, NoAnswer, NotSent
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -187,6 +188,31 @@ def test_a_request_withdrawn_before_writing_never_leaves() -> None:
             await client.request("POST", url, {}, {})  # the connection went back to the pool
             client.close()
         assert (server.connections, len(server.requests)) == (1, 1)
+
+    run(test)
+
+
+def test_a_connection_gone_stale_during_the_turn_is_reopened_and_the_turn_taken_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Opening a connection takes time after the turn: the request waits for a new turn rather
+    than go out late (the pace would see it bunched with the next)."""
+    turns: list[int] = []
+
+    async def ready() -> None:
+        turns.append(len(turns))
+        # The first turn lasts beyond any keep-alive; the second does not.
+        monkeypatch.setattr(transport, "IDLE_SECONDS", 4.0 if len(turns) > 1 else -1.0)
+
+    async def test() -> None:
+        async with serving(answer_each(OK)) as server:
+            client = HttpClient(1.0, 1.0)
+            response = await client.request(
+                "POST", f"http://127.0.0.1:{server.port}/", {}, {}, ready
+            )
+            client.close()
+        assert response.status_code == 200
+        assert (server.connections, len(server.requests), turns) == (2, 1, [0, 1])
 
     run(test)
 
