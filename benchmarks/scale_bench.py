@@ -14,7 +14,9 @@ its own (every dial answered after 200 ms, calls ending at once, Webex Connect b
 Each worker is a real `campaigner run` process with its own webhook receiver, started together;
 a run ends when every worker has exited (the campaign completed) or after --max-duration, when
 the workers are stopped with SIGINT and the calls made until then are counted. The load average
-is printed with each figure: on a shared machine the figures are noisy. Nothing here reaches
+is printed with each figure: on a shared machine the figures are noisy; the CPU per call of the
+workers (all together), the simulator and the PostgreSQL backends of the run's database (sampled,
+as in report_bench) is the steadier figure. Nothing here reaches
 anything but the local simulator.
 
     .venv/bin/python benchmarks/scale_bench.py [--contacts 20000] [--workers 1,2,4]
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -38,11 +41,13 @@ from dial_bench import (  # the same simulator, database and campaign as the dia
     CAMPAIGNER,
     TOKEN,
     Simulator,
+    cpu_seconds,
     drop,
     free_port,
     fresh_database,
     prepare,
 )
+from report_bench import ServerCpu  # the CPU of the PostgreSQL backends of one database
 
 from campaigner.db import open_database
 from campaigner.model import Provider
@@ -72,25 +77,35 @@ def run_workers(
             "CAMPAIGNER_FRACTEL_BASE_URL": f"{simulator.url}/fractel/v2",
         }
         command = [*CAMPAIGNER, "run", campaign, "--db", url.render_as_string(False)]
-        processes = [
-            subprocess.Popen(
-                [*command, "--log-format", "json", "--drain-timeout", "30s"],
-                env=environment,
-                stdout=(logs / f"{workers}-{cap}-{i}.log").open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-            for i in range(workers)
-        ]
-        deadline = time.monotonic() + args.max_duration
-        for process in processes:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                break
-        stopped = [p for p in processes if p.poll() is None]
-        for process in stopped:
-            process.send_signal(signal.SIGINT)
-        codes = [process.wait(120) for process in processes]
+        simulator_before = cpu_seconds(simulator.process.pid)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers_before = children.ru_utime + children.ru_stime
+        with ServerCpu(name) as backends:
+            processes = [
+                subprocess.Popen(
+                    [*command, "--log-format", "json", "--drain-timeout", "30s"],
+                    env=environment,
+                    stdout=(logs / f"{workers}-{cap}-{i}.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+                for i in range(workers)
+            ]
+            deadline = time.monotonic() + args.max_duration
+            for process in processes:
+                try:
+                    process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    break
+            stopped = [p for p in processes if p.poll() is None]
+            for process in stopped:
+                process.send_signal(signal.SIGINT)
+            codes = [process.wait(120) for process in processes]
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = {
+            "workers": children.ru_utime + children.ru_stime - workers_before,
+            "simulator": cpu_seconds(simulator.process.pid) - simulator_before,
+            "postgresql": backends.seconds,
+        }
         load = os.getloadavg()[0]
         ledger = httpx.get(f"{simulator.url}/_sim/ledger?webhooks=0", timeout=300).json()
     finally:
@@ -108,6 +123,7 @@ def run_workers(
         "cut_short": bool(stopped),
         "exit_codes": codes,
         "load": load,
+        "cpu": cpu,
     }
 
 
@@ -124,7 +140,12 @@ def describe(figure: dict[str, Any], single: float | None) -> str:
         " (cut by --max-duration)" if figure["cut_short"] else ""
     )
     words += f", numbers called twice {figure['called_twice']}, exit codes {figure['exit_codes']}"
-    return words + f", load average {figure['load']:.1f}"
+    per_call = ", ".join(
+        f"{who} {seconds * 1000 / max(1, figure['calls']):.2f}"
+        for who, seconds in figure["cpu"].items()
+    )
+    words += f", load average {figure['load']:.1f}"
+    return words + f"\n    CPU ms per call: {per_call}"
 
 
 def main() -> None:
