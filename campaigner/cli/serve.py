@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import anyio
 import click
 
 from ..config import Settings, load_settings
@@ -110,7 +111,15 @@ async def _serve(
     sender = NotificationSender(database, secret) if secret else None
     if sender is None:
         click.echo("Outcome notifications are not sent: CAMPAIGNER_NOTIFY_SECRET is not set.")
-    sending = asyncio.create_task(sender.run()) if sender else None
+    # Stopped through an anyio scope, not Task.cancel(): the sender shields the batch it is
+    # sending from the scope's cancellation, so that what was delivered is recorded as such.
+    sending_scope = anyio.CancelScope()
+
+    async def send_notifications(sender: NotificationSender) -> None:
+        with sending_scope:
+            await sender.run()
+
+    sending = asyncio.create_task(send_notifications(sender)) if sender else None
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -125,7 +134,7 @@ async def _serve(
         await running.stop()
     finally:
         if sending is not None and sender is not None:
-            sending.cancel()
+            sending_scope.cancel()
             await asyncio.gather(sending, return_exceptions=True)
             await sender.close()
         for number in (signal.SIGINT, signal.SIGTERM):
