@@ -49,6 +49,17 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], by
     return int(status_line.split()[1]), headers, body
 
 
+async def _last_answer(receiver: Receiver, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `request` on a new connection: its one answer's status and headers, and what the
+    receiver sent after it before closing (b"" when it closed cleanly)."""
+    reader, writer = await _connect(receiver)
+    writer.write(request)
+    status, headers, _ = await _answer(reader)
+    rest = await reader.read()
+    writer.close()
+    return status, headers, rest
+
+
 async def test_one_connection_carries_many_webhooks(database: Database, receiver: Receiver) -> None:
     reader, writer = await _connect(receiver)
     statuses = []
@@ -109,14 +120,11 @@ async def test_a_refusal_is_sent_instead_of_100_continue(
 ) -> None:
     """The client waits for 100 before sending its body: it gets the refusal instead, and the
     connection closes (the body it would have sent is not read)."""
-    reader, writer = await _connect(receiver)
-    writer.write(
+    status, headers, rest = await _last_answer(
+        receiver,
         f"POST {HOOK} HTTP/1.1\r\nHost: r\r\nContent-Length: 99999\r\n"
-        "Expect: 100-continue\r\n\r\n".encode()
+        "Expect: 100-continue\r\n\r\n".encode(),
     )
-    status, headers, _ = await _answer(reader)
-    rest = await reader.read()
-    writer.close()
     assert (status, headers["connection"], rest) == (413, "close", b"")
     assert event_rows(database) == []
 
@@ -145,21 +153,13 @@ async def test_an_oversized_body_is_refused_and_the_connection_stays_usable(
 async def test_a_malformed_request_gets_400_and_the_connection_closes(
     database: Database, receiver: Receiver, request_bytes: bytes
 ) -> None:
-    reader, writer = await _connect(receiver)
-    writer.write(request_bytes)
-    status, headers, _ = await _answer(reader)
-    rest = await reader.read()
-    writer.close()
+    status, headers, rest = await _last_answer(receiver, request_bytes)
     assert (status, headers["connection"], rest) == (400, "close", b"")
     assert event_rows(database) == []
 
 
 async def test_oversized_headers_get_431(database: Database, receiver: Receiver) -> None:
-    reader, writer = await _connect(receiver)
-    writer.write(_post(BODY, HOOK, "X-Padding: " + "a" * 20_000))
-    status, _, _ = await _answer(reader)
-    rest = await reader.read()
-    writer.close()
+    status, _, rest = await _last_answer(receiver, _post(BODY, HOOK, "X-Padding: " + "a" * 20_000))
     assert (status, rest) == (431, b"")
     assert event_rows(database) == []
 
@@ -174,10 +174,6 @@ async def test_oversized_headers_get_431(database: Database, receiver: Receiver)
 async def test_the_connection_closes_when_the_client_asks(
     database: Database, receiver: Receiver, request_bytes: bytes
 ) -> None:
-    reader, writer = await _connect(receiver)
-    writer.write(request_bytes)
-    status, headers, _ = await _answer(reader)
-    rest = await reader.read()
-    writer.close()
+    status, headers, rest = await _last_answer(receiver, request_bytes)
     assert (status, headers["connection"], rest) == (200, "close", b"")
     assert len(event_rows(database)) == 1
