@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from ..campaigns import Campaign
 from ..db.schema import attempts, campaigns, contacts, suppressions
@@ -282,27 +282,10 @@ def _create_attempts(
 # The claim's new attempts, through one compiled statement and the driver's executemany: given a
 # list of dicts, SQLAlchemy processed every row's parameters in Python, the largest part of a
 # claim's CPU. The ids are read back by correlation key (unique, indexed) in one query a chunk.
-_INSERT_ATTEMPT = BulkStatement(
-    insert(attempts).values(
-        {
-            name: bindparam(name)
-            for name in (
-                "contact_id",
-                "attempt_number",
-                "correlation_key",
-                "outcome",
-                "ended_at",
-                "error",
-                "campaign_id",
-                "provider",
-                "progress",
-                "requested_at",
-                "worker_id",
-                "sent_at",
-            )
-        }
-    ),
+_INSERT_ATTEMPT = BulkStatement.insert(
+    attempts,
     ("contact_id", "attempt_number", "correlation_key", "outcome", "ended_at", "error"),
+    shared=("campaign_id", "provider", "progress", "requested_at", "worker_id", "sent_at"),
 )
 
 

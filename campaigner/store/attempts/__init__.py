@@ -306,23 +306,10 @@ def _match_orphans(
     return apply_events(conn, provider, parsed, now)
 
 
-_INSERT_EVENT = BulkStatement(
-    insert(events).values(
-        {
-            name: bindparam(name)
-            for name in (
-                "provider",
-                "received_at",
-                "body",
-                "content_type",
-                "status",
-                "correlation_key",
-                "provider_call_id",
-                "attempt_id",
-            )
-        }
-    ),
+_INSERT_EVENT = BulkStatement.insert(
+    events,
     ("body", "content_type", "status", "correlation_key", "provider_call_id", "attempt_id"),
+    shared=("provider", "received_at"),
 )
 
 _UPDATE_EVENT = (

@@ -15,7 +15,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, Table, bindparam, insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -53,6 +53,13 @@ class BulkStatement:
         self._statement = statement
         self._names = tuple(names)
         self._compiled: dict[str, _Compiled] = {}
+
+    @classmethod
+    def insert(cls, table: Table, per_row: Sequence[str], shared: Sequence[str]) -> BulkStatement:
+        """An INSERT into `table` of the columns `per_row` (a value each row) and `shared` (one
+        value for every row, given to `execute` by name)."""
+        columns = (*per_row, *shared)
+        return cls(insert(table).values({name: bindparam(name) for name in columns}), per_row)
 
     def execute(
         self,
