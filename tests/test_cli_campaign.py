@@ -316,8 +316,9 @@ def test_resume_refuses_a_campaign_that_never_ran(
         assert run(database_url, "campaign", "pause", "spring").exit_code == 0
     result = run(database_url, "campaign", "resume", "spring")
     assert result.exit_code == 1
+    flag = " --resume" if paused_first else ""
     assert result.stderr == (
-        "error: campaign 'spring' has never run: start it with `campaigner run spring`\n"
+        f"error: campaign 'spring' has never run: start it with `campaigner run spring{flag}`\n"
     )
     assert status_of(database, "spring") is not CampaignStatus.RUNNING
 

@@ -154,9 +154,10 @@ def resume(name: str, db: str | None) -> None:
     """Let a paused campaign NAME place calls again.
 
     Only a campaign that was running before it was paused can be resumed. A campaign that has
-    never run (draft, or paused before it started) is started with `campaigner run`, and so is a
-    completed one that has new contacts: resuming them is an error, so that nothing starts dialling
-    by surprise. A cancelled campaign cannot be resumed.
+    never run is started with `campaigner run` (`--resume` if it was paused before it started),
+    and so is a completed one that has new contacts: resuming them is an error, so that nothing
+    starts dialling by surprise. A cancelled campaign cannot be resumed. `campaigner run` leaves
+    a paused campaign paused unless given `--resume`.
     """
     with opened_database(db) as database, database.write() as connection:
         campaign = get_campaign(connection, name)
@@ -196,8 +197,10 @@ def _check_resumable(campaign: Campaign) -> None:
     if campaign.status is CampaignStatus.CANCELLED:
         raise InvalidTransition(f"campaign {name!r} is cancelled: it cannot be resumed")
     if campaign.status is CampaignStatus.DRAFT or campaign.started_at is None:
+        flag = " --resume" if campaign.status is CampaignStatus.PAUSED else ""
         raise InvalidTransition(
-            f"campaign {name!r} has never run: start it with `campaigner run {shlex.quote(name)}`"
+            f"campaign {name!r} has never run: start it with "
+            f"`campaigner run {shlex.quote(name)}{flag}`"
         )
     if campaign.status is CampaignStatus.COMPLETED:
         raise InvalidTransition(

@@ -121,6 +121,13 @@ DURATION = _Duration()
     "same machine at once.",
 )
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Resume the campaign if it is paused. Without it a paused campaign is left paused and "
+    "the run exits 3, so that a cron job never undoes an operator's (or the circuit breaker's) "
+    "pause.",
+)
+@click.option(
     "--wait",
     is_flag=True,
     help="SQLite: if another `campaigner run` is dialing from the database, wait for it to end "
@@ -155,6 +162,7 @@ def run_command(
     public_url: str | None,
     no_receiver: bool,
     lease: int,
+    resume: bool,
     wait: bool,
     log_format: str,
     config_file: str | None,
@@ -165,15 +173,17 @@ def run_command(
     Each contact is called only inside the campaign's calling window in its own time zone, never
     if its number is on the do-not-call list (checked as it is dialled), at most at the
     campaign's calls per second and calls in flight. Busy, unanswered and failed calls are retried
-    as the campaign's retry policy says. A draft or paused campaign is set running: running it is
-    resuming it (so a cron job resumes a campaign an operator paused: remove the job to stop it).
+    as the campaign's retry policy says. A draft campaign is set running. A paused one is
+    resumed only with --resume (or `campaigner campaign resume`): otherwise the run dials nothing
+    and exits 3, so a cron job cannot undo a pause.
 
     Webhooks are received by this process while it runs (see --listen, --public-url,
     --no-receiver). `campaigner campaign pause` or `cancel` from another terminal stops it within
     two seconds. Ctrl-C stops dialing and waits for calls under way; a second Ctrl-C stops at once.
 
-    Exit status: 0 every contact is final; 3 paused or cancelled by an operator; 69 paused
-    because the provider refused a call or failed too often in a row (fix, then run again);
+    Exit status: 0 every contact is final; 3 paused or cancelled by an operator, or found paused;
+    69 paused because the provider refused a call or failed too often in a row (fix, then run
+    again with --resume);
     75 work left for later (calling windows closed, retries not yet due, --max-duration or
     --until): the last line says when, so cron can simply run it again; 130 interrupted.
 
@@ -211,6 +221,7 @@ def run_command(
                 reporter=reporter,
                 options=options,
                 receiver=receiver,
+                resume=resume,
                 handle_signals=True,
             ),
             backend_options={"use_uvloop": True},

@@ -3,9 +3,12 @@
     result = await run_campaign(database, "reminders", settings, reporter=...,
                                 options=RunOptions(), receiver=ReceiverOptions())
 
-Running a campaign is the operator's act: a DRAFT or PAUSED campaign is set RUNNING (a paused
-one is thereby resumed), a COMPLETED one with contacts to call again (a new import) too. A
-cancelled campaign, or a completed one with nothing left, is reported and left alone.
+Running a campaign is the operator's act: a DRAFT campaign is set RUNNING, and so is a COMPLETED
+one with contacts to call again (a new import). A PAUSED one is resumed only when asked
+(`resume`, the CLI's --resume): a pause is somebody's decision (an operator's, or the circuit
+breaker's after the provider refused or failed), and a run started by cron must not undo it. A
+cancelled campaign, a paused one not resumed, or a completed one with nothing left, is reported
+and left alone.
 
 The receiver runs in the same process unless `ReceiverOptions.enabled` is off (a separate
 `campaigner serve` takes the webhooks, at `public_url`). Without webhook credentials configured,
@@ -16,6 +19,7 @@ exits are then refused, which is why `campaigner serve` with a configured token 
 from __future__ import annotations
 
 import secrets
+import shlex
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -56,6 +60,7 @@ async def run_campaign(
     reporter: Reporter,
     options: RunOptions | None = None,
     receiver: ReceiverOptions | None = None,
+    resume: bool = False,
     handle_signals: bool = False,
 ) -> RunResult:
     """Dial campaign `name` until it stops (see `engine`); the result says why.
@@ -80,6 +85,7 @@ async def run_campaign(
         reporter=reporter,
         options=options,
         receiver=receiver or ReceiverOptions(),
+        resume=resume,
         handle_signals=handle_signals,
     )
     if not secret:
@@ -123,6 +129,7 @@ async def _run_campaign(
     reporter: Reporter,
     options: RunOptions,
     receiver: ReceiverOptions,
+    resume: bool,
     handle_signals: bool,
 ) -> RunResult:
     adapter = adapter_for(campaign.settings.provider)
@@ -131,7 +138,7 @@ async def _run_campaign(
     adapter.check_caller_id(campaign.settings.caller_id)
     adapter.check_keys(campaign.settings.keys)
     with database.write() as connection:
-        started = _make_running(connection, campaign, reporter)
+        started = _make_running(connection, campaign, reporter, resume)
     if isinstance(started, RunResult):
         reporter.finished(started)
         return started
@@ -215,13 +222,23 @@ async def _watch_signals(dialer: Dialer, scope: CancelScope) -> None:
 
 
 def _make_running(
-    connection: Connection, campaign: Campaign, reporter: Reporter
+    connection: Connection, campaign: Campaign, reporter: Reporter, resume: bool
 ) -> Campaign | RunResult:
     status = campaign.status
     counts = contact_counts(connection, [campaign.id])[campaign.id]
     if status is CampaignStatus.CANCELLED:
         return _early(
             campaign, Stop.CANCELLED, "the campaign is cancelled: nothing to dial", counts
+        )
+    if status is CampaignStatus.PAUSED and not resume:
+        why = f" ({campaign.status_reason})" if campaign.status_reason else ""
+        name = shlex.quote(campaign.name)
+        return _early(
+            campaign,
+            Stop.PAUSED,
+            f"the campaign is paused{why}: nothing dialled; resume it with "
+            f"`campaigner run {name} --resume` or `campaigner campaign resume {name}`",
+            counts,
         )
     if status is CampaignStatus.COMPLETED and not (
         counts[ContactState.PENDING] or counts[ContactState.IN_PROGRESS]

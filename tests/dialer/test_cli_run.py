@@ -24,7 +24,7 @@ from campaigner.simulator import (
     outcome_mix,
     running_simulator,
 )
-from campaigner.store.campaigns import cancel_campaign, get_campaign_by_id
+from campaigner.store.campaigns import cancel_campaign, get_campaign_by_id, set_status
 
 
 @pytest.fixture
@@ -88,6 +88,32 @@ def test_a_cancelled_campaign_has_nothing_to_dial(
     assert result.exit_code == 3
     assert "cancelled: nothing to dial" in result.output
     assert simulator.ledger.dials == []
+
+
+def test_a_paused_campaign_stays_paused_unless_run_with_resume(
+    database: Database, database_url: URL, simulator: Simulator
+) -> None:
+    """A cron job's run must not undo an operator's pause: only --resume resumes."""
+    campaign = make_campaign(database)
+    add_contacts(database, campaign, us_numbers(2))
+    with database.write() as connection:
+        current = get_campaign_by_id(connection, campaign.id)
+        set_status(connection, current, CampaignStatus.PAUSED, "wrong message")
+
+    left = run(database_url, campaign.name)
+
+    assert left.exit_code == 3, left.output
+    assert "paused (wrong message): nothing dialled" in left.output
+    assert f"campaigner run {campaign.name} --resume" in left.output
+    assert simulator.ledger.dials == []
+    with database.read() as connection:
+        assert get_campaign_by_id(connection, campaign.id).status is CampaignStatus.PAUSED
+
+    resumed = run(database_url, campaign.name, "--resume")
+
+    assert resumed.exit_code == 0, resumed.output
+    assert "was paused: now running" in resumed.output
+    assert len(simulator.ledger.dials) == 2
 
 
 def test_a_completed_campaign_with_nothing_left_is_left_alone(

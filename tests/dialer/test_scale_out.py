@@ -184,7 +184,8 @@ def test_a_second_run_on_a_sqlite_database_refuses_or_waits(
     database: Database, database_url: URL, tmp_path: Path
 ) -> None:
     """While one run dials (slowly), a second exits 75 at once, and a third with --wait starts
-    when the first ends (paused here, so that the test need not wait for it) and finishes."""
+    when the first ends (paused here, so that the test need not wait for it; --resume takes it
+    up) and finishes."""
     if not database.is_sqlite:
         pytest.skip("PostgreSQL takes several workers (tested above)")
     campaign = make_campaign(database, calls_per_second=1, max_in_flight=2, max_attempts=1)
@@ -202,7 +203,7 @@ def test_a_second_run_on_a_sqlite_database_refuses_or_waits(
         simulator.ledger.wait_until(lambda ledger: len(ledger.placed()) >= 1, timeout=60)
         refused = run("refused")
         refused_code = refused.wait(60)
-        waiting = run("waiting", "--wait")
+        waiting = run("waiting", "--wait", "--resume")
         simulator.ledger.wait_until(
             lambda _: '"action": "run.waiting"' in waiting.output(), timeout=60
         )
