@@ -9,10 +9,13 @@ status pages) goes to the Starlette application through a small buffered ASGI ca
 
 What the providers' senders need, and a server must do: keep-alive (the default in HTTP/1.1),
 `Connection: close` and HTTP/1.0, chunked bodies (httptools decodes them), `Expect:
-100-continue`, answers in request order when requests are pipelined, 400 and a closed connection
-for a request that does not parse, 431 for oversized headers, 413 for an oversized body (read to
-its end and dropped, so that the connection stays usable), idle connections closed after
-`KEEP_ALIVE_SECONDS`.
+100-continue` (for a pipelined request too, after the answers before it), answers in request
+order when requests are pipelined, 400 and a closed connection for a request that does not parse,
+431 for oversized headers, 413 for an oversized body (read to its end and dropped, so that the
+connection stays usable), idle connections closed after `KEEP_ALIVE_SECONDS`, and 408 and a
+closed connection for a request that stops arriving half-way for `STALL_SECONDS` (a client that
+died, or one holding connections open on purpose). An `Upgrade` header (`curl --http2` sends
+`Upgrade: h2c`) is ignored, as RFC 9110 lets a server do: the request is served in HTTP/1.1.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ._app import HOOKS, NOT_STORED, STORED, Answer, ReceiverApp
 from ._log import describe_error, log
 
 KEEP_ALIVE_SECONDS = 5.0
+STALL_SECONDS = 30.0  # the most a request may go without a byte once it has begun
 MAX_HEAD = 16 * 1024  # request line and headers
 MAX_PIPELINED = 16  # requests waiting for their answers before the connection stops reading
 
@@ -53,6 +57,7 @@ _JSON = b"content-type: application/json\r\n"
 _CLOSE = b"connection: close\r\n"
 _BAD_REQUEST = Answer(400, b'{"error":"malformed request"}')
 _HEAD_TOO_LARGE = Answer(431, b'{"error":"request headers too large"}')
+_STALLED = Answer(408, b'{"error":"request not received in time"}')
 
 
 class _Clock:
@@ -117,7 +122,7 @@ class HttpConnection(asyncio.Protocol):
         self._server: tuple[str, int] | None = None
         self._client_address: tuple[str, int] | None = None
         self._answers: deque[_Slot] = deque()
-        self._idle: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._lost: asyncio.Future[None] | None = None
         self._done = False  # no more requests are read on this connection
         self._closed = False
@@ -158,7 +163,7 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._done = True
-        self._cancel_idle()
+        self._cancel_timer()
         self._connections.open.discard(self)
         if not self._connections.open:
             self._connections.all_closed.set()
@@ -169,15 +174,53 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
-        self._cancel_idle()
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(_BAD_REQUEST)
-        except httptools.HttpParserError:
-            self._fail(self._refusal if self._refusal is _HEAD_TOO_LARGE else _BAD_REQUEST)
-        if not self._done and not self._answers and not self._in_message:
+        self._cancel_timer()
+        self._feed(data)
+        self._wait_for_more()
+
+    def _wait_for_more(self) -> None:
+        """Time the wait for the client's next bytes: the rest of a request, or the next one."""
+        if self._done:
+            return
+        if self._in_message:
+            self._arm(STALL_SECONDS, self._stalled)
+        elif not self._answers:
             self._arm_idle()
+
+    def _feed(self, data: bytes) -> None:
+        while True:
+            try:
+                self._parser.feed_data(data)
+                return
+            except httptools.HttpParserUpgrade as upgrade:
+                head = self._head_without_upgrade()
+                if head is None:
+                    self._fail(_BAD_REQUEST)
+                    return
+                data = head + data[upgrade.args[0] :]
+            except httptools.HttpParserError:
+                self._fail(self._refusal if self._refusal is _HEAD_TOO_LARGE else _BAD_REQUEST)
+                return
+
+    def _head_without_upgrade(self) -> bytes | None:
+        """The request asked to switch protocols, which this server does not do, and the parser
+        stopped after its head. Its head without the upgrade, for a new parser to read before the
+        rest (the body, the next requests), so that the request is served as HTTP/1.1; None for
+        CONNECT, which has no other meaning."""
+        method = self._parser.get_method()
+        if method == b"CONNECT":
+            return None
+        version = self._parser.get_http_version().encode()
+        head = [b"%s %s HTTP/%s\r\n" % (method, self._url, version)]
+        for name, value in self._headers:
+            if name == b"connection":
+                tokens = [t.strip() for t in value.split(b",")]
+                value = b", ".join(t for t in tokens if t.lower() != b"upgrade")
+            if name != b"upgrade" and value:
+                head.append(b"%s: %s\r\n" % (name, value))
+        head.append(b"\r\n")
+        self._parser = httptools.HttpRequestParser(self)
+        return b"".join(head)
 
     def eof_received(self) -> bool | None:
         """The client will send no more: answer what it asked, then close."""
@@ -222,6 +265,8 @@ class HttpConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self._parser
+        if parser.should_upgrade():
+            return  # served once the upgrade is taken out (`_without_upgrade`)
         self._keep_alive = parser.should_keep_alive() and not self._connections.closing
         url = httptools.parse_url(self._url)
         path = url.path.decode("latin-1")
@@ -254,6 +299,8 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._parser.should_upgrade():
+            return  # its body, if any, is still to come (`_without_upgrade`)
         self._in_message = False
         if self._early:
             return
@@ -337,8 +384,15 @@ class HttpConnection(asyncio.Protocol):
             self._fill(slot, self._answer(answer, True))
 
     def _continue_if_asked(self) -> None:
-        if self._expect_continue and self._transport is not None and not self._answers:
+        """Answer `Expect: 100-continue`: now, or after the answers still owed before it."""
+        if not self._expect_continue or self._transport is None:
+            return
+        if not self._answers:
             self._transport.write(_CONTINUE)
+            return
+        interim = _Slot()
+        interim.data = _CONTINUE
+        self._answers.append(interim)
 
     def _fail(self, answer: Answer) -> None:
         """The request cannot be read: answer it (after those before it) and close."""
@@ -428,18 +482,26 @@ class HttpConnection(asyncio.Protocol):
             self._transport.pause_reading()
 
     def _arm_idle(self) -> None:
-        self._cancel_idle()
-        if self._transport is not None and not self._closed:
-            self._idle = asyncio.get_running_loop().call_later(KEEP_ALIVE_SECONDS, self._close_idle)
+        self._arm(KEEP_ALIVE_SECONDS, self._close_idle)
 
-    def _cancel_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
+    def _arm(self, seconds: float, then: Callable[[], None]) -> None:
+        self._cancel_timer()
+        if self._transport is not None and not self._closed:
+            self._timer = asyncio.get_running_loop().call_later(seconds, then)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _close_idle(self) -> None:
-        self._idle = None
+        self._timer = None
         self.close_if_idle()
+
+    def _stalled(self) -> None:
+        self._timer = None
+        if self._in_message and not self._done:
+            self._fail(_STALLED)
 
     def close_if_idle(self) -> None:
         if not self._answers and not self._in_message:
@@ -447,7 +509,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._done = self._closed = True
-        self._cancel_idle()
+        self._cancel_timer()
         if self._transport is not None:
             self._transport.close()
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
+import anyio
 import pytest
 from attempts_helpers import enablex_state, event_rows
 from receiver_helpers import TOKEN, Receiver
 
 from campaigner.db import Database
+from campaigner.receiver import _http
 
 pytestmark = pytest.mark.anyio
 
 BODY = enablex_state("voice-1", "ringing")
 HOOK = f"/hooks/enablex/{TOKEN}"
+HANG = 30  # seconds: an answer not sent at all fails the test instead of hanging it
 
 
 async def _connect(receiver: Receiver) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -177,3 +180,60 @@ async def test_the_connection_closes_when_the_client_asks(
     status, headers, rest = await _last_answer(receiver, request_bytes)
     assert (status, headers["connection"], rest) == (200, "close", b"")
     assert len(event_rows(database)) == 1
+
+
+async def test_a_pipelined_request_gets_100_continue_after_the_answers_before_it(
+    database: Database, receiver: Receiver
+) -> None:
+    reader, writer = await _connect(receiver)
+    head, body = _post(BODY, HOOK, "Expect: 100-continue").split(b"\r\n\r\n", 1)
+    writer.write(_post() + head + b"\r\n\r\n")
+    with anyio.fail_after(HANG):
+        first = await _answer(reader)
+        interim = await reader.readuntil(b"\r\n\r\n")
+    writer.write(body)
+    second = await _answer(reader)
+    writer.close()
+    assert (first[0], interim, second[0]) == (200, b"HTTP/1.1 100 Continue\r\n\r\n", 200)
+    assert len(event_rows(database)) == 2
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(f"POST {HOOK} HTTP/1.1\r\nHost: r\r\n".encode(), id="head"),
+        pytest.param(_post()[:-5], id="body"),
+    ],
+)
+async def test_a_request_that_stops_half_way_gets_408_and_the_connection_closes(
+    database: Database,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    request_bytes: bytes,
+) -> None:
+    monkeypatch.setattr(_http, "STALL_SECONDS", 0.2)
+    with anyio.fail_after(HANG):
+        status, headers, rest = await _last_answer(receiver, request_bytes)
+    assert (status, headers["connection"], rest) == (408, "close", b"")
+    assert event_rows(database) == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_upgrade_is_ignored_and_the_request_served_in_http_1_1(
+    database: Database, receiver: Receiver, chunked: bool
+) -> None:
+    """As `curl --http2 http://...` asks: `Upgrade: h2c`, which the receiver does not do."""
+    upgrade = ["Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABk"]
+    request = _post(BODY, HOOK, *upgrade)
+    if chunked:
+        head = request.split(b"\r\n\r\n", 1)[0].replace(
+            b"Content-Length: %d" % len(BODY), b"Transfer-Encoding: chunked"
+        )
+        request = head + b"\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+    reader, writer = await _connect(receiver)
+    writer.write(request + _post())
+    with anyio.fail_after(HANG):
+        answers = [await _answer(reader) for _ in range(2)]
+    writer.close()
+    assert [status for status, _, _ in answers] == [200, 200]
+    assert [bytes(row["body"]) for row in event_rows(database)] == [BODY, BODY]
