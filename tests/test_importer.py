@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, func, insert, select
 
 from campaigner.campaigns import CampaignSettings, Message
 from campaigner.db import Database
@@ -705,3 +707,40 @@ def test_numbers_listed_while_the_import_runs_are_suppressed_in_later_batches(
         "+12125550103": ContactState.SUPPRESSED,
         "+12125550104": ContactState.PENDING,
     }
+
+
+def test_a_number_added_behind_the_loaders_back_fails_the_load(database: Database) -> None:
+    """The unique (campaign, phone) constraint is the last word. A contact added after the
+    loader's look-ups were set up (here in the same transaction, as another session's could be)
+    makes the batch that repeats it fail, the rows before it in the same statement included, and
+    the transaction rolled back leaves nothing of the import."""
+    campaign_id = campaign(database)
+
+    def row(source_row: int, phone: str) -> NewContact:
+        return (source_row, phone, phone, "{}", "America/New_York", "number")
+
+    def load() -> None:
+        with database.write() as connection:
+            import_id = start_import(connection, campaign_id, "x.csv", NOW)
+            with contact_loader(connection, campaign_id, import_id, NOW) as loader:
+                loader.load([row(1, "+12125550101"), row(2, "+12125550102")])
+                connection.execute(
+                    insert(contacts).values(
+                        campaign_id=campaign_id,
+                        phone="+12125550104",
+                        phone_raw="+12125550104",
+                        fields={},
+                        timezone="America/New_York",
+                        timezone_source="number",
+                        state=ContactState.PENDING.value,
+                        created_at=NOW,
+                        updated_at=NOW,
+                    )
+                )
+                loader.load([row(3, "+12125550103"), row(4, "+12125550104")])
+
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+        load()
+    with database.read() as connection:
+        assert connection.execute(select(func.count()).select_from(contacts)).scalar() == 0
+        assert connection.execute(select(func.count()).select_from(imports)).scalar() == 0
