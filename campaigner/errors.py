@@ -9,7 +9,8 @@ CampaignerError
 ├── NotFound               no such campaign (or other named thing)
 ├── AlreadyExists          a campaign of that name already exists
 ├── InvalidTransition      e.g. resuming a cancelled campaign
-└── ImportFailed           the CSV file cannot be read at all (nothing was imported)
+├── ImportFailed           the CSV file cannot be read at all (nothing was imported)
+└── ProviderError          the provider refused a request, or could not be reached
 """
 
 from __future__ import annotations
@@ -64,3 +65,9 @@ class ImportFailed(CampaignerError):
     """The file cannot be imported; nothing was imported."""
 
     exit_code = 65  # EX_DATAERR
+
+
+class ProviderError(CampaignerError):
+    """The provider refused the request, or could not be reached."""
+
+    exit_code = 69  # EX_UNAVAILABLE, as `campaigner run` exits when the provider refuses

@@ -10,13 +10,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
 from .. import __version__
 from ..config import database_url
 from ..db import Database, open_database
-from ..errors import CampaignerError
+from ..errors import CampaignerError, ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,3 +63,12 @@ def opened_database(db: str | None, *, check: bool = True) -> Iterator[Database]
         yield database
     finally:
         database.dispose()
+
+
+def check_public_url(url: str) -> None:
+    """--public-url: an http(s) URL with a host, the base of the callback URLs built on it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"--public-url {url!r} is not an http(s) URL with a host")
+    if parts.query or parts.fragment:
+        raise ValidationError(f"--public-url {url!r} must not have a query or a fragment")

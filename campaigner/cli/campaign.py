@@ -26,6 +26,7 @@ from ..store.campaigns import (
     set_status,
 )
 from .app import database_option, main, opened_database
+from .callback import callback_command
 from .create import create_command
 from .output import Cell, echo_json, json_option, table, when, window_words
 from .preview import preview_command
@@ -41,6 +42,7 @@ def campaign_group() -> None:
 
 
 campaign_group.add_command(create_command)
+campaign_group.add_command(callback_command)
 campaign_group.add_command(preview_command)
 
 

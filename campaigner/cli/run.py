@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from functools import partial
-from urllib.parse import urlsplit
 
 import anyio
 import click
@@ -15,7 +14,7 @@ from ..dialer import ReceiverOptions, RunOptions, Timeouts, reporter_for, run_ca
 from ..dialer.sqlite_lock import sole_dialer
 from ..durations import parse_duration
 from ..errors import ValidationError
-from .app import database_option, main, opened_database
+from .app import check_public_url, database_option, main, opened_database
 
 
 class _Duration(click.ParamType[int, object]):
@@ -194,7 +193,7 @@ def run_command(
     """
     host, port = _listen_address(listen)
     if public_url is not None:
-        _check_public_url(public_url)
+        check_public_url(public_url)
     options = RunOptions(
         max_duration=max_duration,
         until=_instant(until) if until else None,
@@ -234,12 +233,6 @@ def _listen_address(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ValidationError(f"--listen {text!r} must look like 127.0.0.1:8080 (port 0: free)")
     return host.strip("[]"), int(port)
-
-
-def _check_public_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"--public-url {url!r} is not an http(s) URL with a host")
 
 
 def _instant(text: str) -> datetime:

@@ -6,18 +6,16 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import anyio
 import click
 
 from ..config import Settings, load_settings
 from ..db import Database
-from ..errors import ValidationError
 from ..model import Provider
 from ..notifications import NotificationSender
 from ..receiver import WebhookAuth, create_app, start_receiver
-from .app import database_option, main, opened_database
+from .app import check_public_url, database_option, main, opened_database
 
 try:
     import uvloop
@@ -29,7 +27,7 @@ except ImportError:  # pragma: no cover - uvloop is a dependency except on Windo
 # Where each provider takes its callback URL.
 _WHERE = {
     Provider.ENABLEX: "event_url, sent with each call",
-    Provider.FRACTEL: "set once per FoneNumber with POST /calls/send_notify",
+    Provider.FRACTEL: "set once per FoneNumber: `campaigner campaign callback`",
     Provider.WEBEX: "callbackUrl, sent with each call",
 }
 
@@ -80,7 +78,7 @@ def serve(
     SIGINT (Ctrl+C) or SIGTERM stops it after the requests under way are answered and stored.
     """
     if public_url is not None:
-        _check_public_url(public_url)
+        check_public_url(public_url)
     settings = load_settings(config_file)
     auth = WebhookAuth.from_settings(settings).check()
     with opened_database(db) as database:
@@ -146,11 +144,3 @@ def _log_to_stderr() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("uvicorn").setLevel(logging.WARNING)
-
-
-def _check_public_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"--public-url {url!r} is not an http(s) URL with a host")
-    if parts.query or parts.fragment:
-        raise ValidationError(f"--public-url {url!r} must not have a query or a fragment")

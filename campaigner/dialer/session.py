@@ -137,6 +137,9 @@ async def _run_campaign(
     adapter.check_message(campaign.settings.message)
     adapter.check_caller_id(campaign.settings.caller_id)
     adapter.check_keys(campaign.settings.keys)
+    fixed_token = WebhookAuth.from_settings(settings).token
+    if adapter.capabilities.callback_per_caller_id and not fixed_token:
+        raise ConfigError(_needs_fixed_callback(campaign))
     with database.write() as connection:
         started = _make_running(connection, campaign, reporter, resume)
     if isinstance(started, RunResult):
@@ -183,6 +186,12 @@ async def _run_campaign(
             f"{auth.shown_callback_url(public_url, provider)}",
             url=running.url,
         )
+        if adapter.capabilities.callback_per_caller_id:
+            reporter.note(
+                "receiver.callback_per_caller_id",
+                f"{provider.value} posts to the callback set on {campaign.settings.caller_id}: "
+                "`campaigner campaign callback` sets it",
+            )
         dialer = dial(auth.callback_url(public_url, provider))
         dialers.append(dialer)
         return await _run(dialer, handle_signals)
@@ -270,3 +279,17 @@ def _callback_without_receiver(
         )
     auth = WebhookAuth.from_settings(settings).check()
     return auth.callback_url(receiver.public_url, adapter.provider)
+
+
+def _needs_fixed_callback(campaign: Campaign) -> str:
+    """Why a campaign whose provider takes one callback per caller ID needs a configured token:
+    with a one-off token, no call's events would be taken, and each call would time out and be
+    dialled again."""
+    name = shlex.quote(campaign.name)
+    provider = campaign.settings.provider.value
+    return (
+        f"campaign {campaign.name!r} dials through {provider}, which posts every call's events to "
+        "the one callback URL set on the caller ID, with the receiver's token in it: set "
+        "CAMPAIGNER_WEBHOOK_TOKEN (or `token` under [receiver] in campaigner.toml), then point "
+        f"the caller ID at the receiver with `campaigner campaign callback {name} --public-url URL`"
+    )

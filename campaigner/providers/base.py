@@ -248,6 +248,7 @@ class Capabilities:
     idempotent_dial: bool  # a repeat of a dial request (same key) cannot place a second call
     caller_id_country_codes: frozenset[int] | None = None  # None: a caller ID from anywhere
     max_key_timeout: int | None = None  # the longest wait for a key it can be asked for
+    callback_per_caller_id: bool = False  # events go to a URL set on the caller ID, not per call
 
     def describe_kinds(self) -> str:
         return ", ".join(kind.value for kind in MessageKind if kind in self.kinds)
@@ -290,6 +291,14 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def _error_fields(self, document: Mapping[str, object]) -> tuple[str | None, str | None]:
         """The provider's (code, message) in an error body, where it puts them."""
+
+    def callback_request(
+        self, caller_id: str, url: str, credentials: Credentials
+    ) -> HttpRequest | None:
+        """The request that sends the call events of calls from `caller_id` to `url`, for a
+        provider that takes its callback URL once per caller ID (`callback_per_caller_id`); None
+        for one that takes it with each call (`CallRequest.callback_url`)."""
+        return None
 
     def follow_up_request(self, event: CallEvent, credentials: Credentials) -> HttpRequest | None:
         """The request `event.follow_up` asks for; None when it asks for nothing."""

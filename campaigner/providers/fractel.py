@@ -75,6 +75,7 @@ class FractelAdapter(ProviderAdapter):
         https_only=False,
         idempotent_dial=False,
         caller_id_country_codes=frozenset({_NANP}),  # FracTEL's FoneNumbers
+        callback_per_caller_id=True,  # send_notify, set on the FoneNumber
     )
 
     def dial_request(self, call: CallRequest, credentials: Credentials) -> HttpRequest:
@@ -93,6 +94,21 @@ class FractelAdapter(ProviderAdapter):
             "Accept": "application/json",
         }
         return HttpRequest("POST", f"{credentials.base_url}/calls", headers, body)
+
+    def callback_request(self, caller_id: str, url: str, credentials: Credentials) -> HttpRequest:
+        """`POST /calls/send_notify`: the FoneNumber's notifications, as JSON, to `url`."""
+        body = {
+            "fonenumber": fonenumber(caller_id),
+            "type": "Callback",
+            "method": "JSON",  # the notification as a JSON body
+            "url": url,
+        }
+        headers = {
+            "token": credentials.secret,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        return HttpRequest("POST", f"{credentials.base_url}/calls/send_notify", headers, body)
 
     def _read_accepted(self, document: Mapping[str, object]) -> DialAnswer:
         call_id = _parsing.text(_parsing.child(document, "call") or {}, "id")

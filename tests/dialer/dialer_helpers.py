@@ -12,18 +12,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
-import httpx
 from sqlalchemy import insert, select
 
 from campaigner.campaigns import Campaign, CampaignSettings, Message, RetryPolicy
 from campaigner.config import Settings
 from campaigner.db import Database
 from campaigner.db.schema import attempts, contacts
+from campaigner.dialer.callbacks import point_callbacks
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.engine import RunOptions
 from campaigner.dialer.reporting import RunResult, reporter_for
 from campaigner.dialer.session import ReceiverOptions, run_campaign
 from campaigner.model import CampaignStatus, ContactState, MessageKind, Outcome, Provider
+from campaigner.providers import adapter_for
 from campaigner.receiver import WebhookAuth
 from campaigner.simulator import Ledger, Simulator
 from campaigner.store.campaigns import create_campaign, set_status
@@ -163,19 +164,12 @@ def free_port() -> int:
 
 
 def point_fractel_callbacks(simulator: Simulator, settings: Settings, receiver_url: str) -> None:
-    """What a Fractel operator does once per FoneNumber: POST /calls/send_notify with our URL."""
-    auth = WebhookAuth.from_settings(settings)
-    response = httpx.post(
-        f"{simulator.base_url('fractel')}/calls/send_notify",
-        headers={"token": simulator.config.credentials.fractel_token},
-        json={
-            "fonenumber": CALLER_ID[2:],
-            "type": "Callback",
-            "method": "JSON",
-            "url": auth.callback_url(receiver_url, Provider.FRACTEL),
-        },
-    )
-    response.raise_for_status()
+    """What a Fractel operator does once per FoneNumber (`campaigner campaign callback`), with
+    the account's own API token whatever `settings` say, for the receiver of `settings`."""
+    adapter = adapter_for(Provider.FRACTEL)
+    url = WebhookAuth.from_settings(settings).callback_url(receiver_url, Provider.FRACTEL)
+    credentials = adapter.credentials(simulator_settings(simulator))
+    assert anyio.run(point_callbacks, adapter, CALLER_ID, url, credentials)
 
 
 @dataclass

@@ -244,3 +244,20 @@ def test_credentials_from_settings() -> None:
     assert ADAPTER.credentials(settings) == Credentials("https://api.fonestorm.com/v2", secret="t")
     with pytest.raises(ConfigError, match="CAMPAIGNER_FRACTEL_TOKEN"):
         ADAPTER.credentials(Settings({}))
+
+
+def test_the_callback_is_set_on_the_fonenumber_as_json() -> None:
+    request = ADAPTER.callback_request(
+        "+13125550100", "https://h.test/hooks/fractel/t", CREDENTIALS
+    )
+    assert request == HttpRequest(
+        "POST",
+        "https://sim.test/v2/calls/send_notify",
+        {"token": "api-token", "Content-Type": "application/json", "Accept": "application/json"},
+        {
+            "fonenumber": "3125550100",
+            "type": "Callback",
+            "method": "JSON",
+            "url": "https://h.test/hooks/fractel/t",
+        },
+    )

@@ -150,6 +150,15 @@ def test_an_idempotency_key_wherever_the_provider_honours_one(adapter: ProviderA
     assert request.headers.get("Idempotency-Key") == expected
 
 
+def test_a_callback_request_only_where_the_callback_is_set_per_caller_id(
+    adapter: ProviderAdapter,
+) -> None:
+    request = adapter.callback_request(
+        "+13125550100", "https://h.test/hooks/x", adapter.credentials(SECRETS)
+    )
+    assert (request is not None) == adapter.capabilities.callback_per_caller_id
+
+
 TTS = Message(MessageKind.TTS, "Hello {name}")
 SSML = Message(MessageKind.SSML, "<speak>Hello {name}</speak>")
 WAV = Message(MessageKind.AUDIO_URL, "https://example.com/a/notice.WAV")
