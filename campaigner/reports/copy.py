@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import codecs
 import io
+import select
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from psycopg.errors import error_from_result
+from psycopg.pq import ExecStatus
+from psycopg.pq.abc import PGconn
 from sqlalchemy import Connection, Select
 
 from ..db.schema import contacts
+from ..errors import DatabaseError
 from .cells import contact_cells, contact_select, local_time, utc_text
 from .queries import Filters, attempt_query, campaign_zones, import_files, middle_phone
+
+BATCH = 1_000  # rows joined into one write
 
 
 def usable(connection: Connection) -> bool:
@@ -62,21 +69,57 @@ def copy_csv(connection: Connection, query: Select[Any], out: TextIO) -> int:
     # anything else gets them decoded.
     buffer = getattr(out, "buffer", None)
     decoder = codecs.getincrementaldecoder("utf-8")()
+    write = buffer.write if buffer is not None else lambda data: out.write(decoder.decode(data))
     out.flush()
     with driver.cursor() as cursor:
         cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # what `cells.utc_text` reads
-        with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
-            for chunk in copy:
-                if buffer is not None:
-                    buffer.write(chunk)
-                else:
-                    out.write(decoder.decode(bytes(chunk)))
-        if buffer is not None:
-            buffer.flush()
-        else:
-            out.write(decoder.decode(b"", final=True))
-        count: int = cursor.rowcount
+        with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params):
+            count = _copy_rows(driver.pgconn, write)
+    if buffer is not None:
+        buffer.flush()
+    else:
+        out.write(decoder.decode(b"", final=True))
     return count
+
+
+def _copy_rows(pgconn: PGconn, write: Callable[[bytes], object]) -> int:
+    """The rows of the COPY TO STDOUT that `pgconn` is in, passed to `write` `BATCH` at a time,
+    then its end read; returns how many rows.
+
+    The server sends one message a row: libpq's calls in a plain loop cost about a third less
+    CPU than psycopg's `Copy` iteration (a generator and a wait per row). Leaving early (an
+    error from `write`) leaves the rest to the `Copy` block, which cancels the query.
+    """
+    get = pgconn.get_copy_data
+    rows: list[memoryview] = []
+    while True:
+        size, data = get(1)
+        if size > 0:
+            rows.append(data)
+            if len(rows) == BATCH:
+                write(b"".join(rows))
+                rows.clear()
+        elif size == 0:  # nothing received yet
+            _receive(pgconn)
+        else:
+            break
+    write(b"".join(rows))
+    while pgconn.is_busy():
+        _receive(pgconn)
+    result = pgconn.get_result()
+    while pgconn.get_result() is not None:
+        pass
+    if result is None:
+        raise DatabaseError("report: the COPY ended without a result")
+    if result.status != ExecStatus.COMMAND_OK:
+        raise error_from_result(result)
+    return result.command_tuples or 0
+
+
+def _receive(pgconn: PGconn) -> None:
+    """Wait for the server's next bytes and read them into libpq."""
+    select.select([pgconn.socket], [], [])
+    pgconn.consume_input()
 
 
 # Each half reads its numbers in index order (a sort of the half's wide rows spilled to disk);

@@ -1,0 +1,74 @@
+"""PostgreSQL's COPY reader (`reports.copy.copy_csv`): every row, in batches, and a connection
+left usable when the query fails part way or the output refuses the bytes."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, Integer, Select, func, literal, select
+
+from campaigner.db import Database
+from campaigner.reports import copy
+
+
+def _numbers(count: int, failing_at: int | None = None) -> Select[Any]:
+    """1..count, one a row; with `failing_at`, a division by zero at that row."""
+    number = func.generate_series(1, count, type_=Integer).column_valued("n")
+    if failing_at is None:
+        return select(number)
+    return select(literal(1) // (number - failing_at) + number)
+
+
+def _usable_after_rollback(connection: Connection) -> None:
+    """The driver's connection is out of the COPY and takes the next statement."""
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    driver.rollback()
+    assert driver.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.fixture
+def postgresql(database: Database) -> Database:
+    if database.is_sqlite:
+        pytest.skip("COPY is PostgreSQL's")
+    return database
+
+
+def test_every_row_in_order_across_batches(postgresql: Database) -> None:
+    count = copy.BATCH * 2 + 7
+    out = io.StringIO()
+    with postgresql.read() as connection:
+        assert copy.copy_csv(connection, _numbers(count), out) == count
+    assert out.getvalue() == "".join(f"{n}\n" for n in range(1, count + 1))
+
+
+def test_a_query_failing_part_way_raises_and_the_connection_stays_usable(
+    postgresql: Database,
+) -> None:
+    with postgresql.read() as connection:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            copy.copy_csv(connection, _numbers(5_000, failing_at=4_000), io.StringIO())
+        _usable_after_rollback(connection)
+
+
+class _Full(io.RawIOBase):
+    """A file that takes nothing: every write fails, as on a full disk."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_an_output_error_cancels_the_copy_and_the_connection_stays_usable(
+    postgresql: Database,
+) -> None:
+    out = io.TextIOWrapper(io.BufferedWriter(_Full(), buffer_size=16), encoding="utf-8")
+    with postgresql.read() as connection:
+        with pytest.raises(OSError, match="No space"):
+            copy.copy_csv(connection, _numbers(1_000_000), out)
+        _usable_after_rollback(connection)
