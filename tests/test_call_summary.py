@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from attempts_helpers import (
     NOW,
     assert_summaries_match,
@@ -14,10 +15,11 @@ from attempts_helpers import (
     make_contact,
     start_attempt,
 )
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from campaigner.db import Database
 from campaigner.db.schema import attempts, contacts
+from campaigner.providers import Progress
 
 
 def _change(database: Database, attempt_id: int, **values: Any) -> None:
@@ -69,3 +71,52 @@ def test_the_summary_follows_every_write_to_attempts(database: Database) -> None
             ).scalar_one()
             == 0
         )
+
+
+def test_each_change_of_a_summary_writes_the_contact_once(database: Database) -> None:
+    """A contact's only attempt is both its first and its last call: its insert and its call id
+    each write the contact row once (PostgreSQL, migration 0011), not once per summary; a change
+    that feeds neither summary writes nothing."""
+    if database.is_sqlite:
+        pytest.skip("SQLite keeps one trigger per summary (0010) and counts no row writes")
+    campaign_id = make_campaign(database)
+    one = make_contact(database, campaign_id, "+12025550101")
+
+    def add(connection: Connection, number: int) -> int:
+        return int(
+            connection.execute(
+                insert(attempts)
+                .values(
+                    contact_id=one,
+                    campaign_id=campaign_id,
+                    attempt_number=number,
+                    provider="enablex",
+                    correlation_key=f"key-{number}",
+                    progress=Progress.REQUESTED.value,
+                    requested_at=later(number),
+                )
+                .returning(attempts.c.id)
+            ).scalar_one()
+        )
+
+    def writes(connection: Connection, attempt_id: int | None = None, **values: Any) -> int:
+        """The contact rows written so far in this transaction, after the change if any."""
+        if attempt_id is not None:
+            connection.execute(update(attempts).where(attempts.c.id == attempt_id).values(values))
+        return int(
+            connection.execute(
+                text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'contacts'")
+            ).scalar_one()
+        )
+
+    with database.write() as connection:
+        first = add(connection, 1)
+        assert writes(connection) == 1  # first and last: one write
+        assert writes(connection, first, provider_call_id="call-1") == 2
+        assert writes(connection, first, sent_at=later(2)) == 2  # not a summary's value
+        second = add(connection, 2)
+        assert writes(connection) == 3  # the last only
+        assert writes(connection, first, dtmf="9") == 3  # no longer the last: nothing to copy
+        assert writes(connection, second, provider_call_id="call-2") == 4
+        assert writes(connection, first, provider_call_id="call-1b") == 5
+    assert_summaries_match(database)
