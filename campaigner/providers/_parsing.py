@@ -44,10 +44,12 @@ def text(document: Mapping[str, object], *names: str) -> str | None:
     """The first of `names` holding a non-empty string or number, as stripped text."""
     for name in names:
         value = document.get(name)
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float | str) and str(value).strip():
-            return str(value).strip()
+        if isinstance(value, str):
+            value = value.strip()
+            if value:
+                return value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # a number's text is never blank
     return None
 
 
@@ -70,6 +72,7 @@ def timestamp(value: object) -> datetime | None:
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
+    utc = zone is None or zone == "Z" or zone == "z"
     try:
         moment = datetime(
             int(year),
@@ -77,18 +80,16 @@ def timestamp(value: object) -> datetime | None:
             int(day),
             int(hour),
             int(minute),
-            int(second or 0),
-            int((fraction or "0")[:6].ljust(6, "0")),
-            tzinfo=_zone(zone),
+            int(second) if second else 0,
+            int(fraction[:6].ljust(6, "0")) if fraction else 0,
+            tzinfo=UTC if utc else _zone(zone),
         )
     except ValueError:
         return None
-    return moment.astimezone(UTC)
+    return moment if utc else moment.astimezone(UTC)
 
 
-def _zone(written: str | None) -> timezone:
-    if written is None or written.upper() == "Z":
-        return UTC
+def _zone(written: str) -> timezone:
     sign = -1 if written[0] == "-" else 1
     digits = written[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0)))
