@@ -53,7 +53,14 @@ from ..responses import REPLAYING, record_responses, replay_messages, replaying_
 from ._bulk import BulkStatement
 from ._contacts import give_back_refused, settle_contacts
 from ._results import NOTHING, Applied, AttemptFinished, EventStatus, FollowUpNeeded
-from ._rows import ATTEMPT_COLUMNS, LiveAttempt, chunks, load_attempts, serialise, write_attempts
+from ._rows import (
+    ATTEMPT_COLUMNS,
+    AttemptLookup,
+    LiveAttempt,
+    chunks,
+    serialise,
+    write_attempts,
+)
 
 # --- The dialer's side ----------------------------------------------------------------------------
 
@@ -75,8 +82,8 @@ def record_dial_answers(
     `store.workers`: another worker took over the others).
     """
     serialise(conn)
-    held = [attempts.c.worker_id == owner] if owner is not None else []
-    live = load_attempts(conn, attempts.c.id, [attempt_id for attempt_id, _ in answers], *held)
+    ids = [attempt_id for attempt_id, _ in answers]
+    live = _BY_ID(conn, ids) if owner is None else _BY_ID_HELD(conn, ids, owner=owner)
     accepted: list[LiveAttempt] = []
     refused: list[tuple[LiveAttempt, Refused]] = []
     for attempt_id, answer in answers:
@@ -280,21 +287,11 @@ def _match_orphans(
 ) -> Applied:
     """Apply the orphan events that name these correlation keys or call ids."""
     found: dict[int, RowMapping] = {}
-    columns = (events.c.id, events.c.body, events.c.content_type, events.c.provider)
-    # A literal, not a bound value: the planners use the partial indexes on orphans only when the
-    # query says status = 'orphan' itself.
-    orphan = events.c.status == literal_column(f"'{EventStatus.ORPHAN}'")
     for chunk in chunks(keys):
-        # The provider is compared here, not in SQL: given `provider = ?`, SQLite searches the
-        # (provider, provider_call_id) index instead of the key's, a scan of all the events.
-        rows = conn.execute(select(*columns).where(orphan, events.c.correlation_key.in_(chunk)))
+        rows = conn.execute(_ORPHANS_BY_KEY, {"keys": chunk})
         found.update((row.id, row._mapping) for row in rows if row.provider == provider.value)
     for chunk in chunks(call_ids):
-        rows = conn.execute(
-            select(*columns).where(
-                orphan, events.c.provider == provider.value, events.c.provider_call_id.in_(chunk)
-            )
-        )
+        rows = conn.execute(_ORPHANS_BY_CALL_ID, {"call_ids": chunk, "provider": provider.value})
         found.update((row.id, row._mapping) for row in rows)
     if not found:
         return NOTHING
@@ -305,6 +302,21 @@ def _match_orphans(
     ]
     return apply_events(conn, provider, parsed, now)
 
+
+# Built once, like `AttemptLookup`'s statements. The status is a literal, not a bound value: the
+# planners use the partial indexes on orphans only when the query says status = 'orphan' itself.
+_ORPHAN_COLUMNS = (events.c.id, events.c.body, events.c.content_type, events.c.provider)
+_IS_ORPHAN = events.c.status == literal_column(f"'{EventStatus.ORPHAN}'")
+# The provider is compared in Python, not in SQL: given `provider = ?`, SQLite searches the
+# (provider, provider_call_id) index instead of the key's, a scan of all the events.
+_ORPHANS_BY_KEY = select(*_ORPHAN_COLUMNS).where(
+    _IS_ORPHAN, events.c.correlation_key.in_(bindparam("keys", expanding=True))
+)
+_ORPHANS_BY_CALL_ID = select(*_ORPHAN_COLUMNS).where(
+    _IS_ORPHAN,
+    events.c.provider == bindparam("provider"),
+    events.c.provider_call_id.in_(bindparam("call_ids", expanding=True)),
+)
 
 _INSERT_EVENT = BulkStatement.insert(
     events,
@@ -323,6 +335,13 @@ _UPDATE_EVENT = (
     )
 )
 
+_BY_ID = AttemptLookup(attempts.c.id)
+_BY_ID_HELD = AttemptLookup(attempts.c.id, attempts.c.worker_id == bindparam("owner"))
+_BY_KEY = AttemptLookup(attempts.c.correlation_key)
+_BY_CALL_ID = AttemptLookup(
+    attempts.c.provider_call_id, attempts.c.provider == bindparam("provider")
+)
+
 # How an event is filed: (status, correlation key, call id, attempt id).
 _Filed = tuple[str, str | None, str | None, int | None]
 
@@ -332,13 +351,9 @@ def _apply(
 ) -> tuple[list[_Filed], Applied]:
     """Apply events to their attempts and contacts; how to file each event, and what it did."""
     calls = [result for result in results if isinstance(result, CallEvent)]
-    by_key = load_attempts(
-        conn, attempts.c.correlation_key, [e.correlation_key for e in calls if e.correlation_key]
-    )
+    by_key = _BY_KEY(conn, [e.correlation_key for e in calls if e.correlation_key])
     call_ids = [e.call_id for e in calls if e.call_id and e.correlation_key not in by_key]
-    by_call = load_attempts(
-        conn, attempts.c.provider_call_id, call_ids, attempts.c.provider == provider.value
-    )
+    by_call = _BY_CALL_ID(conn, call_ids, provider=provider.value)
     # The same attempt reached by key and by call id must be one object.
     by_id = {attempt.id: attempt for attempt in by_key.values()}
     by_call = {call_id: by_id.setdefault(a.id, a) for call_id, a in by_call.items()}

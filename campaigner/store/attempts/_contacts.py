@@ -171,45 +171,45 @@ def _contact_row(
     }
 
 
-def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contact]:
-    """The contacts with what deciding their next state needs, in one query; locked (PostgreSQL)
-    in id order, so that concurrent writers cannot deadlock."""
-    latest = (
+# What deciding contacts' next state needs, in one query; built once (see `AttemptLookup`).
+_LOCK_CONTACTS = (
+    select(
+        contacts.c.id,
+        contacts.c.campaign_id,
+        contacts.c.state,
+        contacts.c.attempts,
+        contacts.c.last_outcome,
         select(func.max(attempts.c.attempt_number))
         .where(attempts.c.contact_id == contacts.c.id)
-        .scalar_subquery()
-    )
-    suppressed = exists().where(
-        suppressions.c.phone == contacts.c.phone,
-        or_(
-            suppressions.c.campaign_id.is_(None),
-            suppressions.c.campaign_id == contacts.c.campaign_id,
+        .scalar_subquery(),
+        exists().where(
+            suppressions.c.phone == contacts.c.phone,
+            or_(
+                suppressions.c.campaign_id.is_(None),
+                suppressions.c.campaign_id == contacts.c.campaign_id,
+            ),
         ),
+        campaigns.c.notify_url,
+        campaigns.c.status,
+        campaigns.c.max_attempts,
+        campaigns.c.retry_delay_busy,
+        campaigns.c.retry_delay_no_answer,
+        campaigns.c.retry_delay_failed,
     )
-    query = (
-        select(
-            contacts.c.id,
-            contacts.c.campaign_id,
-            contacts.c.state,
-            contacts.c.attempts,
-            contacts.c.last_outcome,
-            latest,
-            suppressed,
-            campaigns.c.notify_url,
-            campaigns.c.status,
-            campaigns.c.max_attempts,
-            campaigns.c.retry_delay_busy,
-            campaigns.c.retry_delay_no_answer,
-            campaigns.c.retry_delay_failed,
-        )
-        .join(campaigns, campaigns.c.id == contacts.c.campaign_id)
-        .order_by(contacts.c.id)
-        .with_for_update(of=contacts)
-    )
+    .join(campaigns, campaigns.c.id == contacts.c.campaign_id)
+    .where(contacts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(contacts.c.id)
+    .with_for_update(of=contacts)
+)
+
+
+def _lock_contacts(conn: Connection, contact_ids: set[int]) -> dict[int, _Contact]:
+    """The contacts with what deciding their next state needs; locked (PostgreSQL) in id order,
+    so that concurrent writers cannot deadlock."""
     policies: dict[int, RetryPolicy] = {}
     found: dict[int, _Contact] = {}
     for chunk in chunks(sorted(contact_ids)):
-        for row in conn.execute(query.where(contacts.c.id.in_(chunk))):
+        for row in conn.execute(_LOCK_CONTACTS, {"ids": chunk}):
             (id_, campaign_id, state, made, last, latest, on_list, url, status, *policy) = row
             if campaign_id not in policies:
                 busy, no_answer, failed = policy[1:]

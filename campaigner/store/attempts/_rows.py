@@ -163,17 +163,31 @@ def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + CHUNK]
 
 
-def load_attempts(
-    conn: Connection, column: Any, values: Iterable[Any], *conditions: Any
-) -> dict[Any, LiveAttempt]:
-    """Attempts whose `column` is one of `values`, by that value."""
-    found: dict[Any, LiveAttempt] = {}
-    position = [c.name for c in ATTEMPT_COLUMNS].index(column.name)
-    for chunk in chunks(list(dict.fromkeys(values))):
-        rows = conn.execute(select(*ATTEMPT_COLUMNS).where(column.in_(chunk), *conditions))
-        for row in rows:
-            found[row[position]] = LiveAttempt(row)
-    return found
+class AttemptLookup:
+    """Attempts whose `column` is one of the values given, by that value, and that meet
+    `conditions` (bound parameters in them are given to the call by name).
+
+    One statement, built once: SQLAlchemy then finds its compiled form by a cache key it keeps,
+    and only expands the IN list per call. Built per call, the statement's construction and cache
+    key cost about twice the query itself on SQLite (the receiver and the journal look attempts up
+    in every batch).
+    """
+
+    def __init__(self, column: Any, *conditions: Any) -> None:
+        self._position = [c.name for c in ATTEMPT_COLUMNS].index(column.name)
+        self._statement = select(*ATTEMPT_COLUMNS).where(
+            column.in_(bindparam("values", expanding=True)), *conditions
+        )
+
+    def __call__(
+        self, conn: Connection, values: Iterable[Any], **params: Any
+    ) -> dict[Any, LiveAttempt]:
+        found: dict[Any, LiveAttempt] = {}
+        position = self._position
+        for chunk in chunks(list(dict.fromkeys(values))):
+            for row in conn.execute(self._statement, {"values": chunk, **params}):
+                found[row[position]] = LiveAttempt(row)
+        return found
 
 
 def write_attempts(conn: Connection, changed: Sequence[LiveAttempt]) -> None:
