@@ -94,8 +94,8 @@ def test_the_pace_never_exceeds_the_cap_in_any_second(cap: float, most: int) -> 
 
 
 @pytest.mark.parametrize("cap", [5, 50, 500, 1000])
-def test_the_pace_aims_above_96_percent_of_a_whole_cap(cap: float) -> None:
-    assert Pace.for_cap(cap).rate >= 0.96 * cap
+def test_the_pace_aims_above_98_percent_of_a_whole_cap(cap: float) -> None:
+    assert Pace.for_cap(cap).rate >= 0.98 * cap
 
 
 @pytest.mark.parametrize(
