@@ -2,9 +2,8 @@
 
 The cap is judged where it matters, at the provider, over any one-second window [t, t+1) of the
 times it receives our requests. A token bucket that allows a burst of `cap` lets nearly twice the
-cap through in its first second (measured: `AsyncLimiter(500, 1)` passed 999 calls), so the pacer
-spaces requests evenly instead: an aiolimiter bucket of about one token, refilled at a rate a few
-percent under the cap. What that margin buys:
+cap through in its first second (measured: `AsyncLimiter(500, 1)` passed 999 calls), so requests
+are spaced evenly instead, on a grid of instants a little more than 1 / cap apart. The margins:
 
 - `JITTER`: requests written evenly are not stamped evenly at the provider. The simulator dates
   a request's arrival from the kernel's TCP_INFO, in whole clock ticks (4 ms at HZ=250), so its
@@ -14,67 +13,113 @@ percent under the cap. What that margin buys:
   -3.4 ms, p99 +3.5 ms. 10 ms covers the ticks with 2 ms to spare. A few stamps were tens of ms
   out (4 of 5,000 beyond 30 ms: the stamping process or the tick itself delayed on a loaded
   machine); no margin of a few percent covers those (replayed onto a full pace of 20 calls/s they
-  give 21 in a second with 10 ms or with the 30 ms used before);
-- `TOLERANCE`: a task woken late by a busy event loop may catch up by that much, so lateness is not
-  lost throughput (a bucket of exactly one token loses every late wake-up: 25% at 500 calls/s
-  with 0.5 ms of lateness per call).
+  give 21 in a second with 10 ms or with the 30 ms used before). So no window of 1 + JITTER
+  seconds may hold more than the cap's writes.
+- `TOLERANCE`: the grid runs that much slower than JITTER alone would allow. Several workers
+  (`SharedPacer`) use a slot up to that late and no later; one worker (`Pacer`) uses it to let a
+  run of late requests fall back onto the grid.
 
 With rate r and tolerance tau, any half-open window of W seconds holds at most ceil((W + tau) r)
-requests; at W = 1 + JITTER that is the cap. A fractional cap (2.5 calls/s) allows whole calls
-only: at most 2 in any second. The pace is 98.5% of a whole cap.
+uses of the grid; at W = 1 + JITTER that is the cap. A fractional cap (2.5 calls/s) allows whole
+calls only: at most 2 in any second. The grid is 98.5% of a whole cap.
 
 A 429's Retry-After holds every request, not only the one that got it (`hold`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
-from aiolimiter import AsyncLimiter
 
 JITTER = 0.01  # seconds by which two arrival stamps may come closer than their writes
-TOLERANCE = 0.005  # seconds of lateness a request may make up
+TOLERANCE = 0.005  # seconds the grid leaves for lateness
+CATCH_UP = 0.02  # seconds of one worker's lateness made up by sending at once
 
 
 @dataclass(frozen=True)
 class Pace:
-    """The aiolimiter settings for a cap: `AsyncLimiter(max_rate, time_period)`."""
+    """The grid for a cap: at most `count` requests in any `span` seconds, `rate` aimed at."""
 
     cap: float
+    count: int  # whole requests allowed ...
+    span: float  # ... in any window of this many seconds: 1, or 1 / cap for a cap under 1
     rate: float  # requests per second actually aimed at
-    max_rate: float  # the bucket's size, in requests: 1 plus the tolerance
-    time_period: float
 
     @classmethod
     def for_cap(cls, cap: float) -> Pace:
         if cap <= 0:
             raise ValueError(f"a calls-per-second cap must be positive, not {cap}")
-        per_window = min(cap, max(1, math.floor(cap)))  # whole calls in any one second
-        rate = per_window / (1 + JITTER + TOLERANCE) * (1 - 1e-9)  # strictly under, for floats
-        max_rate = 1 + TOLERANCE * rate
-        return cls(cap, rate, max_rate, max_rate / rate)
+        count = max(1, math.floor(cap))
+        span = count / min(cap, count)
+        rate = count / (span + JITTER + TOLERANCE) * (1 - 1e-9)  # strictly under, for floats
+        return cls(cap, count, span, rate)
+
+    @property
+    def window(self) -> float:
+        """The window at the dialer that holds at most `count` writes."""
+        return self.span + JITTER
 
     def most_in(self, seconds: float) -> int:
-        """The most requests this pace can send in any half-open window of `seconds`."""
+        """The most uses of the grid, each at most `TOLERANCE` late, in a window of `seconds`."""
         return math.ceil((seconds + TOLERANCE) * self.rate)
 
 
+class Spacing:
+    """One worker's turns, as arithmetic: when the next request may go, and the writes so far.
+
+    Turns follow the grid. A request late for its instant (its task woken late by a busy event
+    loop) goes at once and keeps the grid's phase, so the next ones follow at once until the grid
+    is caught up, up to `CATCH_UP` behind: lateness is not lost throughput, as it is with a
+    bucket (one token, and 0.5 ms of lateness a call, loses 25% at 500 calls/s). A request that
+    came after its instant (none was waiting) starts the grid again from when it came. What
+    keeps the catching up from crowding the provider is the writes themselves: a turn waits
+    while the last `count` writes fall within one `window`. A write's time is noted after it
+    happened (`written`); until then its turn counts as a write just now.
+    """
+
+    def __init__(self, pace: Pace) -> None:
+        self.pace = pace
+        self._next = -math.inf  # the grid's next instant
+        self._writes: deque[float] = deque(maxlen=pace.count)  # the last ones, oldest first
+        self._unnoted = 0  # turns whose write is not noted yet: the newest entries
+
+    def free_at(self) -> float:
+        """The earliest time the next turn may be taken (infinite: a write must be noted)."""
+        if len(self._writes) < self.pace.count:
+            return self._next
+        return max(self._next, self._writes[0] + self.pace.window)
+
+    def take(self, now: float, came: float) -> None:
+        """A turn taken at `now` by a request that asked for it at `came`."""
+        self._next = max(self._next, came, now - CATCH_UP) + 1 / self.pace.rate
+        self._writes.append(math.inf)
+        self._unnoted += 1
+
+    def written(self, at: float) -> None:
+        """The oldest turn not yet noted was written by `at`."""
+        self._writes[-self._unnoted] = at
+        self._unnoted -= 1
+
+
 class Pacer:
-    """Waits for the next request's turn: the provider's Retry-After, then the pace."""
+    """Waits for the next request's turn: the provider's Retry-After, then the pace (`Spacing`).
+
+    The request is written in the same step of the event loop as its turn is taken (nothing in
+    between awaits; `Sender._ready`), so a callback scheduled with the turn runs after the write,
+    and the time it notes is no earlier than the write's.
+    """
 
     def __init__(self, cap: float | None) -> None:
         self.pace = Pace.for_cap(cap) if cap else None
-        self._limiter = (
-            AsyncLimiter(self.pace.max_rate, self.pace.time_period) if self.pace else None
-        )
+        self._spacing = Spacing(self.pace) if self.pace else None
         self._hold_until = 0.0
-        # Requests queue here for the bucket one at a time: aiolimiter re-arms its timer for
-        # every waiter each time one leaves, which cost 0.2 ms a call with hundreds waiting.
         self._queue = anyio.Lock()
 
     def hold(self, seconds: float) -> None:
@@ -84,9 +129,19 @@ class Pacer:
     async def turn(self) -> None:
         while (wait := self._hold_until - time.monotonic()) > 0:
             await anyio.sleep(wait)
-        if self._limiter is not None:
-            async with self._queue:
-                await self._limiter.acquire()
+        spacing = self._spacing
+        if spacing is None:
+            return
+        came = time.monotonic()
+        async with self._queue:
+            while (wait := spacing.free_at() - time.monotonic()) > 0:
+                await anyio.sleep(0 if wait == math.inf else wait)
+            spacing.take(time.monotonic(), came)
+            asyncio.get_running_loop().call_soon(_note_write, spacing)
+
+
+def _note_write(spacing: Spacing) -> None:
+    spacing.written(time.monotonic())
 
 
 # Seconds before a second starts at which its slots are reserved: first each worker's share,

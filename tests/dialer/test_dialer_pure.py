@@ -1,8 +1,8 @@
-"""The dialer's pure parts, as tables: backoff, circuit breaker, pacing, stopping, the clock."""
+"""The dialer's pure parts, as tables: backoff, circuit breaker, stopping, the clock (pacing:
+`test_pacing.py`)."""
 
 from __future__ import annotations
 
-import bisect
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +10,6 @@ import pytest
 from campaigner.dialer.backoff import Backoff
 from campaigner.dialer.breaker import CircuitBreaker
 from campaigner.dialer.clock import ShiftedClock
-from campaigner.dialer.pacing import JITTER, Pace
 from campaigner.dialer.stopping import ExitCode, Finish, Later, Stop, Wait, when_idle
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -63,39 +62,6 @@ def test_circuit_breaker(events: str, trips_at: int | None, tripped: bool) -> No
     assert breaker.tripped is tripped
     if tripped:
         assert "circuit breaker at 3" in breaker.describe()
-
-
-def greedy_times(pace: Pace, count: int) -> list[float]:
-    """Send times of requests taken as early as the pace allows (the worst case for bursts)."""
-    now, level, times = 0.0, 0.0, []
-    for _ in range(count):
-        need = level + 1 - pace.max_rate
-        if need > 0:
-            now += need / pace.rate
-            level -= need
-        times.append(now)
-        level += 1
-    return times
-
-
-def most_in_any_window(times: list[float], seconds: float) -> int:
-    return max(bisect.bisect_left(times, t + seconds, lo=i) - i for i, t in enumerate(times))
-
-
-@pytest.mark.parametrize(
-    ("cap", "most"),
-    [(0.5, 1), (1, 1), (2.5, 2), (5, 5), (50, 50), (500, 500), (1000, 1000), (5000, 5000)],
-)
-def test_the_pace_never_exceeds_the_cap_in_any_second(cap: float, most: int) -> None:
-    pace = Pace.for_cap(cap)
-    times = greedy_times(pace, int(cap * 4) + 10)
-    assert most_in_any_window(times, 1.0 + JITTER) <= most
-    assert pace.most_in(1.0 + JITTER) <= most
-
-
-@pytest.mark.parametrize("cap", [5, 50, 500, 1000])
-def test_the_pace_aims_above_98_percent_of_a_whole_cap(cap: float) -> None:
-    assert Pace.for_cap(cap).rate >= 0.98 * cap
 
 
 @pytest.mark.parametrize(

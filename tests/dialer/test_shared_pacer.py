@@ -16,12 +16,14 @@ async def _nothing(*_: object) -> tuple[int, int]:
 
 def test_a_slot_whose_turn_wakes_too_late_is_dropped_not_sent_late() -> None:
     """A worker short of CPU (modelled: its event loop held) wakes after its slot's instant: the
-    request waits for the next slot instead of going out late, bunched with the next worker's."""
+    request waits for a later slot instead of going out late, bunched with the next worker's.
+    (Several later slots: on a loaded machine the wake-up for the next one may be late too.)"""
 
     async def test() -> None:
         pacer = SharedPacer(10, _nothing, lambda: 0, lambda: 1, _nothing)
         first = time.time() + 0.1
-        for at in (first, first + 0.2):
+        later = [first + 0.2 * k for k in range(1, 11)]
+        for at in (first, *later):
             heapq.heappush(pacer._slots, at)
         taken: list[float] = []
 
@@ -29,12 +31,12 @@ def test_a_slot_whose_turn_wakes_too_late_is_dropped_not_sent_late() -> None:
             await pacer.turn()
             taken.append(time.time())
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(take)
-            while len(pacer._slots) == 2:  # until the turn has taken the first slot to wait for
-                await anyio.sleep(0)
-            time.sleep(first + 2 * TOLERANCE - time.time())  # the loop busy past that instant
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(take)
+                while len(pacer._slots) == len(later) + 1:  # until the first slot is taken
+                    await anyio.sleep(0)
+                time.sleep(first + 2 * TOLERANCE - time.time())  # the loop busy past it
         assert taken[0] >= first + 0.2
-        assert pacer._slots == []
 
     anyio.run(test)
