@@ -8,13 +8,14 @@ are spaced evenly instead, on a grid of instants a little more than 1 / cap apar
 - `JITTER`: requests written evenly are not stamped evenly at the provider. The simulator dates
   a request's arrival from the kernel's TCP_INFO, in whole clock ticks (4 ms at HZ=250), so its
   stamps lie within 4 ms of the write either way, and two requests written d apart may be stamped
-  d - 8 ms apart; on loopback the write itself arrives within microseconds. Measured (5,000
-  requests, the dialer's write times against the ledger's stamps, load 14 on two cores): p1
-  -3.4 ms, p99 +3.5 ms. 10 ms covers the ticks with 2 ms to spare. A few stamps were tens of ms
-  out (4 of 5,000 beyond 30 ms: the stamping process or the tick itself delayed on a loaded
-  machine); no margin of a few percent covers those (replayed onto a full pace of 20 calls/s they
-  give 21 in a second with 10 ms or with the 30 ms used before). So no window of 1 + JITTER
-  seconds may hold more than the cap's writes.
+  d - 8 ms apart; on loopback the write itself arrives within microseconds. Measured (the
+  dialer's write times against the ledger's stamps, three runs of 3,000-5,000 requests at loads
+  of 11-14 on two cores): p1 -3.6 to -3.4 ms, p99 +3.2 to +3.5 ms, p0.1 -7.7 to -26 ms. 10 ms
+  covers the ticks with 2 ms to spare. The few stamps tens of ms out (at worst -42 ms; 4 of 5,000
+  beyond 30 ms in the busiest run: the stamping process or the tick itself delayed on a loaded
+  machine) no margin of a few percent covers: replayed onto a full pace of 20 calls/s, that run's
+  errors give 21 in a second with a margin of 10 ms and with the 30 ms used before. So no window
+  of 1 + JITTER seconds may hold more than the cap's writes.
 - `TOLERANCE`: the grid runs that much slower than JITTER alone would allow. Several workers
   (`SharedPacer`) use a slot up to that late and no later; one worker (`Pacer`) uses it to let a
   run of late requests fall back onto the grid.
@@ -113,7 +114,9 @@ class Pacer:
 
     The request is written in the same step of the event loop as its turn is taken (nothing in
     between awaits; `Sender._ready`), so a callback scheduled with the turn runs after the write,
-    and the time it notes is no earlier than the write's.
+    and the time it notes is no earlier than the write's. (The one exception is rare: a request
+    whose connection was closed while it waited for a first turn and again for a second is written
+    on a third, opened after that turn; `HttpClient._when_ready`.)
     """
 
     def __init__(self, cap: float | None) -> None:
