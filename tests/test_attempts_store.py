@@ -21,7 +21,7 @@ from attempts_helpers import (
     start_attempt,
     webex_receipt,
 )
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from campaigner.db import Database
 from campaigner.db.schema import campaigns, contacts
@@ -129,6 +129,36 @@ def test_a_late_ringing_never_undoes_delivered(
     row = attempt(database, attempt_id)
     assert (row["outcome"], row["progress"]) == ("delivered", "played")
     assert event_statuses(database)[-1] == "duplicate"
+
+
+def test_an_event_updates_only_the_columns_it_changes(
+    database: Database, dialled: tuple[int, int, str]
+) -> None:
+    """A ringing event moves the progress on and leaves the indexed call id and outcome out of
+    the UPDATE (SQLite rewrites the index entries of every column an UPDATE sets)."""
+    _, attempt_id, _ = dialled
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        deliver(database, Provider.ENABLEX, enablex_state(VOICE_ID, "ringing"))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE ATTEMPTS")]
+    assert len(updates) == 1
+    assigned = updates[0].upper().partition(" SET ")[2].partition(" WHERE ")[0]
+    assert "PROGRESS" in assigned
+    assert "PROVIDER_CALL_ID" not in assigned
+    assert "OUTCOME" not in assigned
+    row = attempt(database, attempt_id)
+    assert (row["progress"], row["provider_call_id"], row["outcome"]) == (
+        "ringing",
+        VOICE_ID,
+        None,
+    )
 
 
 # Events in the order they arrive -> the attempt's outcome and the contact's state.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -45,13 +46,8 @@ _MUTABLE = (
     "provider_reason",
     "error",
 )
-_BIND_NAMES = tuple(f"a_{name}" for name in _MUTABLE)
-_UPDATE_ATTEMPT = BulkStatement(
-    update(attempts)
-    .where(attempts.c.id == bindparam("a_id"))
-    .values({name: bindparam(bind) for name, bind in zip(_MUTABLE, _BIND_NAMES, strict=True)}),
-    (*_BIND_NAMES, "a_id"),
-)
+# The UPDATE of attempts that sets these columns (a tuple of _MUTABLE names), by its columns.
+_UPDATES: dict[tuple[str, ...], BulkStatement] = {}
 
 
 class LiveAttempt:
@@ -138,19 +134,15 @@ class LiveAttempt:
         self.progress = progress
         return self._values() != before
 
-    def row(self) -> tuple[Any, ...]:
-        """The values of `_UPDATE_ATTEMPT`, in its order."""
-        return (
-            self.provider_call_id,
-            self.progress.value,
-            self.outcome.value if self.outcome else None,
-            self.answered_at,
-            self.ended_at,
-            self.dtmf,
-            self.provider_reason,
-            self.error,
-            self.id,
-        )
+    def changes(self) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+        """The columns changed since the row was read, and their new values as stored."""
+        names: list[str] = []
+        values: list[Any] = []
+        for name, value, stored in zip(_MUTABLE, self._values(), self._stored, strict=True):
+            if value != stored:
+                names.append(name)
+                values.append(value.value if isinstance(value, Enum) else value)
+        return tuple(names), tuple(values)
 
 
 def serialise(conn: Connection) -> None:
@@ -191,5 +183,27 @@ class AttemptLookup:
 
 
 def write_attempts(conn: Connection, changed: Sequence[LiveAttempt]) -> None:
-    if changed:
-        _UPDATE_ATTEMPT.execute(conn, [attempt.row() for attempt in changed])
+    """Write back what changed: each UPDATE sets only the columns it changes, one statement per
+    set of columns. SQLite rewrites the index entries of every column an UPDATE sets, changed or
+    not: setting the indexed call id and outcome to what they were made a row's update about three
+    times as costly as leaving them out (an event that only moves a call's progress on)."""
+    rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for attempt in changed:
+        names, values = attempt.changes()
+        if names:
+            rows.setdefault(names, []).append((*values, attempt.id))
+    for names, batch in rows.items():
+        _update_setting(names).execute(conn, batch)
+
+
+def _update_setting(names: tuple[str, ...]) -> BulkStatement:
+    statement = _UPDATES.get(names)
+    if statement is None:
+        binds = tuple(f"a_{name}" for name in names)
+        statement = _UPDATES[names] = BulkStatement(
+            update(attempts)
+            .where(attempts.c.id == bindparam("a_id"))
+            .values({name: bindparam(bind) for name, bind in zip(names, binds, strict=True)}),
+            (*binds, "a_id"),
+        )
+    return statement
