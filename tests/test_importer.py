@@ -744,3 +744,38 @@ def test_a_number_added_behind_the_loaders_back_fails_the_load(database: Databas
     with database.read() as connection:
         assert connection.execute(select(func.count()).select_from(contacts)).scalar() == 0
         assert connection.execute(select(func.count()).select_from(imports)).scalar() == 0
+
+
+def test_every_contact_gets_its_own_values_and_those_of_the_import(database: Database) -> None:
+    """1,500 rows: several INSERT statements on SQLite (the import's values are bound once per
+    statement), one COPY on PostgreSQL; one number is on the do-not-call list."""
+    campaign_id = campaign(database)
+    phones = [f"+1212555{n:04d}" for n in range(1500)]
+    with database.write() as connection:
+        connection.execute(
+            insert(suppressions).values(
+                phone=phones[1234], campaign_id=None, source="t", created_at=NOW
+            )
+        )
+        import_id = start_import(connection, campaign_id, "x.csv", NOW)
+        with contact_loader(connection, campaign_id, import_id, NOW) as loader:
+            loader.load(
+                [
+                    (n + 1, phone, f"raw {n}", f'{{"n":"{n}"}}', "America/Chicago", "column")
+                    for n, phone in enumerate(phones)
+                ]
+            )
+    rows = stored(database, campaign_id)
+    assert [
+        (r.source_row, r.phone, r.phone_raw, r.fields, r.timezone, r.timezone_source) for r in rows
+    ] == [
+        (n + 1, phone, f"raw {n}", {"n": str(n)}, "America/Chicago", "column")
+        for n, phone in enumerate(phones)
+    ]
+    assert {(r.campaign_id, r.import_id, r.attempts, r.created_at, r.updated_at) for r in rows} == {
+        (campaign_id, import_id, 0, NOW, NOW)
+    }
+    assert [(r.state, r.next_attempt_at) for r in rows] == [
+        (ContactState.SUPPRESSED, None) if n == 1234 else (ContactState.PENDING, NOW)
+        for n in range(1500)
+    ]
