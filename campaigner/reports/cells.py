@@ -10,18 +10,20 @@ worked out by Python's zone database (`zone_periods`), so that they match `Local
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Interval,
     Select,
     String,
     case,
     cast,
     func,
     literal,
+    literal_column,
     select,
     type_coerce,
 )
@@ -49,8 +51,15 @@ def utc_text(connection: Connection, column: Any) -> ColumnElement[Any]:
     sets) cut to the second, ~0.5 µs a value cheaper than `to_char`."""
     if connection.dialect.name == "sqlite":
         return iso_text(connection, column)
-    text = func.left(cast(func.timezone("UTC", column), String), 19)
+    text = func.left(cast(_shifted(column, 0), String), 19)
     return func.replace(text, " ", "T") + literal("Z")
+
+
+def _shifted(column: Any, shift: int) -> ColumnElement[Any]:
+    """PostgreSQL: the timestamp `column` as the wall-clock time `shift` seconds ahead of UTC.
+    (`AT TIME ZONE` an interval is arithmetic, where a zone's name is looked up at every value;
+    the interval is a constant of the statement, where a cast from text is made at every row.)"""
+    return func.timezone(literal_column(f"INTERVAL '{shift:d} seconds'", Interval), column)
 
 
 def local_time(
@@ -60,17 +69,13 @@ def local_time(
     by the offsets of `zones` (`campaign_zones`); NULL for a zone Python does not know.
     (PostgreSQL's `AT TIME ZONE` and `to_char` cost ~5.5 µs a value.)"""
     sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        second = func.substr(type_coerce(column, String), 1, 19)
-    else:
-        utc = func.timezone("UTC", column)
+    second = func.substr(type_coerce(column, String), 1, 19)
 
     def shifted(shift: int, offset: str) -> ColumnElement[Any]:
         if sqlite:
             text = func.strftime("%Y-%m-%dT%H:%M:%S", second, f"{shift:+d} seconds")
         else:
-            moved = cast(utc + timedelta(seconds=shift), String)
-            text = func.replace(func.left(moved, 19), " ", "T")
+            text = func.replace(func.left(cast(_shifted(column, shift), String), 19), " ", "T")
         return text + literal(offset)
 
     def before(until: datetime) -> ColumnElement[bool]:

@@ -31,7 +31,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    or_,
     select,
     type_coerce,
 )
@@ -133,12 +132,13 @@ def iso_text(connection: Connection, column: Any) -> ColumnElement[Any]:
 
 
 def seconds_text(connection: Connection, start: Any, end: Any) -> ColumnElement[Any]:
-    """Whole seconds from `start` to `end` (NULL if either is), by the database."""
+    """Whole seconds from `start` to `end` (NULL if either is), by the database, halves
+    rounded away from zero."""
     if connection.dialect.name == "sqlite":
-        span = (func.julianday(end) - func.julianday(start)) * 86400
-    else:
-        span = func.extract("epoch", type_coerce(end, DateTime) - type_coerce(start, DateTime))
-    return cast(func.round(span), Integer)
+        return cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), Integer)
+    # A float's `date_part`, not `extract`'s numeric: ~0.2 µs a value less.
+    seconds = func.date_part("epoch", type_coerce(end, DateTime) - type_coerce(start, DateTime))
+    return cast(func.sign(seconds) * func.floor(func.abs(seconds) + 0.5), Integer)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -372,22 +372,22 @@ def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:
 
 
 def suppression_reason(connection: Connection, neutralise: bool) -> ColumnElement[Any]:
-    """Why a suppressed contact is not called: its do-not-call entry (campaign's or global)."""
-    reason = func.coalesce(suppressions.c.reason, suppressions.c.source)
-    entry = (
-        select(text_cell(connection, reason, neutralise))
-        .where(
-            suppressions.c.phone == contacts.c.phone,
-            or_(
-                suppressions.c.campaign_id == contacts.c.campaign_id,
-                suppressions.c.campaign_id.is_(None),
-            ),
+    """Why a suppressed contact is not called: its do-not-call entry, the campaign's own before
+    the global one (each found by its unique index: one entry or none)."""
+
+    def entry(campaign: ColumnElement[bool]) -> ColumnElement[Any]:
+        reason = func.coalesce(suppressions.c.reason, suppressions.c.source)
+        return (
+            select(text_cell(connection, reason, neutralise))
+            .where(suppressions.c.phone == contacts.c.phone, campaign)
+            .scalar_subquery()
         )
-        .order_by(suppressions.c.campaign_id.is_(None))
-        .limit(1)
-        .scalar_subquery()
+
+    found = func.coalesce(
+        entry(suppressions.c.campaign_id == contacts.c.campaign_id),
+        entry(suppressions.c.campaign_id.is_(None)),
     )
-    return case((contacts.c.state == ContactState.SUPPRESSED.value, entry), else_=None)
+    return case((contacts.c.state == ContactState.SUPPRESSED.value, found), else_=None)
 
 
 def whole_fields(connection: Connection, fields: Sequence[str]) -> bool:

@@ -14,6 +14,7 @@ import pytest
 from db_helpers import db_option
 from reports_helpers import (
     NAME,
+    SUPPRESSED,
     cli,
     import_samples,
     make_campaign,
@@ -38,8 +39,9 @@ from campaigner.reports.exports import (
     sqlite_export,
     write_csv,
 )
-from campaigner.reports.queries import Filters, field_names, text_cell, timeline
+from campaigner.reports.queries import Filters, field_names, seconds_text, text_cell, timeline
 from campaigner.store.campaigns import get_campaign
+from campaigner.store.suppressions import add_suppressions
 
 CALLED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 in New York
 HOSTILE_REASON = '<script>alert("x")</script> & =cmd'
@@ -256,6 +258,37 @@ def test_postgresql_copy_writes_what_the_python_path_writes(
         written = write_csv(build(connection, campaign, Filters(), neutralise=True), python)
     assert counted == written == (2 if per_attempt else 30)
     assert read_csv(copied.getvalue()) == read_csv(python.getvalue())
+
+
+def test_the_campaign_s_own_do_not_call_reason_comes_before_the_global_one(
+    database: Database, called: URL
+) -> None:
+    with database.write() as connection:
+        campaign = get_campaign(connection, NAME)
+        add_suppressions(connection, {SUPPRESSED: "asked this clinic"}, campaign.id, "manual")
+    for fmt in ("csv", "jsonl"):
+        text = cli(called, "report", NAME, "--format", fmt).output
+        rows = read_csv(text).rows if fmt == "csv" else read_jsonl(text)
+        (row,) = [row for row in rows if row["phone"] == SUPPRESSED]
+        assert row["reason"] == "asked this clinic"
+
+
+def test_durations_round_halves_away_from_zero(database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite's durations are julianday floats: no exact halves")
+    spans = [0.0, 2.5, 2.499999, -2.5, 3599.5, 0.000001]
+    with database.read() as connection:
+        found = [
+            connection.execute(
+                select(
+                    seconds_text(
+                        connection, literal(CALLED), literal(CALLED + timedelta(seconds=s))
+                    )
+                )
+            ).scalar_one()
+            for s in spans
+        ]
+    assert found == [0, 3, 2, -3, 3600, 0]
 
 
 def test_calls_are_counted_in_the_quarter_hour_and_local_hour_they_began(
