@@ -496,15 +496,33 @@ def _reject_state(duplicate: bool) -> str:
     return DUPLICATE if duplicate else REJECTED
 
 
-def middle_phone(connection: Connection, campaign_id: int, split_from: int) -> str | None:
+SAMPLED = 100  # numbers a sample needs before its median stands for the middle
+
+
+def middle_phone(
+    connection: Connection, campaign_id: int, split_from: int, sample_percent: float = 1
+) -> str | None:
     """The number that starts the second half of the campaign's contacts, when it has at least
-    `split_from` of them (read on the unique (campaign_id, phone) index)."""
+    `split_from` of them (read on the unique (campaign_id, phone) index).
+
+    Any number splits the contacts correctly; the middle only shares the work evenly. On
+    PostgreSQL it is the median of the numbers on `sample_percent` of the table's pages
+    (`TABLESAMPLE`), instead of a count and an offset on the index (~0.3 s for a million)."""
     numbers = select(contacts.c.phone).where(contacts.c.campaign_id == campaign_id)
     total = connection.execute(
         select(func.count()).select_from(numbers.limit(split_from).subquery())
     ).scalar_one()
     if total < split_from:
         return None
+    if connection.dialect.name == "postgresql":
+        sample = contacts.tablesample(func.system(sample_percent))
+        sampled, median = connection.execute(
+            select(func.count(), func.percentile_disc(0.5).within_group(sample.c.phone)).where(
+                sample.c.campaign_id == campaign_id
+            )
+        ).one()
+        if sampled >= SAMPLED:
+            return str(median)
     total = connection.execute(
         select(func.count()).where(contacts.c.campaign_id == campaign_id)
     ).scalar_one()

@@ -4,14 +4,18 @@ left usable when the query fails part way or the output refuses the bytes."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, Integer, Select, func, literal, select
+from reports_helpers import make_campaign
+from sqlalchemy import Connection, Integer, Select, func, insert, literal, select
 
 from campaigner.db import Database
+from campaigner.db.schema import contacts
 from campaigner.reports import copy
+from campaigner.reports.queries import middle_phone
 
 
 def _numbers(count: int, failing_at: int | None = None) -> Select[Any]:
@@ -72,3 +76,32 @@ def test_an_output_error_cancels_the_copy_and_the_connection_stays_usable(
         with pytest.raises(OSError, match="No space"):
             copy.copy_csv(connection, _numbers(1_000_000), out)
         _usable_after_rollback(connection)
+
+
+def test_the_middle_number_from_a_sample_is_the_median(postgresql: Database) -> None:
+    """`middle_phone` from a sample of every page is the median, as from a count and an offset."""
+    campaign = make_campaign(postgresql)
+    phones = [f"+1212555{n:04d}" for n in range(301)]
+    now = datetime.now(UTC)
+    with postgresql.write() as connection:
+        connection.execute(
+            insert(contacts),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "phone": phone,
+                    "phone_raw": phone,
+                    "fields": {},
+                    "timezone": "America/New_York",
+                    "timezone_source": "default",
+                    "state": "pending",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for phone in reversed(phones)
+            ],
+        )
+    with postgresql.read() as connection:
+        sampled = middle_phone(connection, campaign.id, 1, sample_percent=100)
+        exact = middle_phone(connection, campaign.id, 1, sample_percent=0)
+    assert sampled == exact == phones[150]
