@@ -39,6 +39,7 @@ from ..providers import ProviderAdapter, adapter_for
 from ..receiver import WebhookAuth, create_app, serving
 from ..store.attempts import Applied
 from ..store.campaigns import contact_counts, get_campaign, set_status
+from .collection import fewer_collections
 from .engine import Dialer, RunOptions
 from .reporting import Reporter, RunResult
 from .stopping import Stop
@@ -88,10 +89,11 @@ async def run_campaign(
         resume=resume,
         handle_signals=handle_signals,
     )
-    if not secret:
-        return await dialing()
-    sender = NotificationSender(database, secret)
-    return await _notifying(sender, dialing, reporter, options.notify_drain)
+    with fewer_collections():
+        if not secret:
+            return await dialing()
+        sender = NotificationSender(database, secret)
+        return await _notifying(sender, dialing, reporter, options.notify_drain)
 
 
 async def _notifying(

@@ -1,8 +1,9 @@
 """The dialer's pure parts, as tables: backoff, circuit breaker, stopping, the clock (pacing:
-`test_pacing.py`)."""
+`test_pacing.py`); the garbage collector's settings while dialing."""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from campaigner.dialer.backoff import Backoff
 from campaigner.dialer.breaker import CircuitBreaker
 from campaigner.dialer.clock import ShiftedClock
+from campaigner.dialer.collection import YOUNG_THRESHOLD, fewer_collections
 from campaigner.dialer.stopping import ExitCode, Finish, Later, Stop, Wait, when_idle
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -140,3 +142,15 @@ def test_a_shifted_clock_starts_where_it_is_told_and_can_run_fast() -> None:
     assert clock.seconds_until(NOW - timedelta(hours=1)) == 0
     with pytest.raises(ValueError, match="aware"):
         ShiftedClock(datetime(2026, 3, 4))
+
+
+def test_fewer_collections_while_dialing_then_as_before() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+        with fewer_collections():  # another run in the same process
+            pass
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD  # still dialing
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
