@@ -1,11 +1,12 @@
 """Importing contacts from a CSV file into a campaign: `campaigner import CAMPAIGN FILE`.
 
 The file is streamed in batches, so memory stays flat however long it is. Three stages overlap:
-worker processes normalise and validate each batch's numbers (`phones.ParallelNormaliser`), the
-calling thread reads the file and checks the other columns, and a writer thread loads the checked
-batches in one transaction (`store.contacts.ContactLoader`). Every row ends up counted exactly once:
-imported, duplicate, suppressed or rejected. Rows that are not imported go to a rejects file beside
-the input (row number, reason, the row as read) and to the `import_rejects` table.
+the calling thread reads the file, worker processes normalise and validate each batch's numbers
+and check its rows (`rowcheck.RowChecker`, through `phones.ParallelNormaliser`), and a writer
+thread loads the checked batches in one transaction (`store.contacts.ContactLoader`). Every row
+ends up counted exactly once: imported, duplicate, suppressed or rejected. Rows that are not
+imported go to a rejects file beside the input (row number, reason, the row as read) and to the
+`import_rejects` table.
 
 Decisions:
 - All or nothing: the whole import is one transaction. A problem with the file as a whole
@@ -37,17 +38,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
-from json.encoder import encode_basestring
-from operator import add
 from pathlib import Path
 from typing import Any
 
-from .campaigns import Campaign, check_audio_url
+from .campaigns import Campaign
 from .csvsource import CsvSource, Record, RejectsFile, describe_columns, header_key, open_csv
 from .db import Database
 from .errors import ImportFailed, InvalidTransition, ValidationError
-from .model import CampaignStatus, MessageKind, TimezoneSource
-from .phones import Compact, ParallelNormaliser, check_region
+from .model import CampaignStatus, MessageKind
+from .phones import ParallelNormaliser, check_region
+from .rowcheck import RowChecker, Rows
 from .store.campaigns import get_campaign, now_utc
 from .store.contacts import Duplicate, NewContact, contact_loader
 from .store.imports import (
@@ -59,7 +59,6 @@ from .store.imports import (
     record_failed_import,
     start_import,
 )
-from .windows import zone_named
 
 # The phone column when none is named: the first of these the header has (compared loosely).
 PHONE_COLUMN_NAMES = (
@@ -166,14 +165,14 @@ def _import(
         _prompt_switches(),
         open_csv(path, encoding=options.encoding) as source,
     ):
-        rows = _RowChecker(source, campaign, options)
+        rows = _row_checker(source, campaign, options, region)
         rejects = RejectsFile(rejects_path, source)
         writer = _Writer(database, campaign.id, str(path), rows, rejects)
         try:
             with ParallelNormaliser(region, workers=options.workers) as normaliser:
-                batches = _batches(source.records(), rows.phone, options.batch_rows)
-                for records, results in normaliser.map_compact_batches(batches):
-                    writer.put(records, *rows.check(records, results))
+                batches = _batches(source.records(), options.batch_rows)
+                for records, (new, rejected) in normaliser.map_with(rows, batches):
+                    writer.put(records, new, [(records[i], why, False) for i, why in rejected])
                     if progress:
                         progress(records[-1].row, source.bytes_read)
             written = writer.finish(source.sha256)
@@ -194,120 +193,39 @@ def _import(
     )
 
 
-_FROM_COLUMN = TimezoneSource.COLUMN.value
-_FROM_NUMBER = TimezoneSource.NUMBER.value
-_BY_DEFAULT = TimezoneSource.DEFAULT.value
-
 LeftOut = tuple[Record, str, bool]
 """A row that is not imported: the record, the reason, and whether it is a duplicate."""
 
 
-class _RowChecker:
-    """Checks rows against the header and the campaign, and turns the good ones into contacts."""
+def _row_checker(
+    source: CsvSource, campaign: Campaign, options: ImportOptions, region: str | None
+) -> RowChecker:
+    """The checker of the file's rows for the campaign; `ImportFailed` for a missing column."""
+    message = campaign.settings.message
+    required = [(name, _required_column(source, name)) for name in message.required_columns()]
+    return RowChecker(
+        header=source.header,
+        phone=_phone_column(source, options.phone_column),
+        tz=source.column(options.tz_column) if options.tz_column else None,
+        required=required,
+        url=required[0] if message.kind is MessageKind.AUDIO_URL_COLUMN else None,
+        default_zone=campaign.settings.default_timezone,
+        region=region,
+    )
 
-    def __init__(self, source: CsvSource, campaign: Campaign, options: ImportOptions) -> None:
-        header = source.header
-        self.header = header
-        self.phone = _phone_column(source, options.phone_column)
-        self.tz = source.column(options.tz_column) if options.tz_column else None
-        self.tz_name = header[self.tz] if self.tz is not None else ""
-        message = campaign.settings.message
-        self.required = [
-            (name, _required_column(source, name)) for name in message.required_columns()
-        ]
-        self.url = self.required[0] if message.kind is MessageKind.AUDIO_URL_COLUMN else None
-        # The contact's fields: every column but the phone, as `"name":` ready to be joined.
-        self.keys = [
-            encode_basestring(name) + ":"
-            for index, name in enumerate(header)
-            if index != self.phone
-        ]
-        self.default_zone = campaign.settings.default_timezone
-        self.zones: dict[str, str | None] = {}  # zone name -> None if known, else the reason
 
-    def check(
-        self, records: Sequence[Record], results: Sequence[Compact]
-    ) -> tuple[list[NewContact], list[LeftOut]]:
-        """The batch's new contacts, and the rows rejected with their reason; `results` are the
-        numbers' (E.164, zone) or the reason they were rejected.
-
-        The loop runs once per row of the file: it sticks to C-level helpers (map, join) where it
-        can, and takes the numbers' results in the compact form they come from the workers in.
-        """
-        new: list[NewContact] = []
-        left_out: list[LeftOut] = []
-        width, phone, tz, url = len(self.header), self.phone, self.tz, self.url
-        required, keys, strip = self.required, self.keys, str.strip
-        phone_name = self.header[phone]
-        for record, result in zip(records, results, strict=True):
-            values = record.values
-            if len(values) != width:
-                left_out.append((record, self._width_reason(len(values)), False))
-                continue
-            if isinstance(result, str):
-                left_out.append((record, f"{phone_name}: {result}", False))
-                continue
-            e164, number_zone = result
-            stripped = list(map(strip, values))
-            reason = None
-            for name, index in required:
-                if not stripped[index]:
-                    reason = f"{name}: missing, and the message needs it"
-                    break
-            if reason is None and url is not None:
-                reason = self._url_reason(stripped[url[1]])
-            if tz is not None and (zone := stripped[tz]):
-                reason = reason or self._zone_reason(zone)
-                source = _FROM_COLUMN
-            elif number_zone:
-                zone, source = number_zone, _FROM_NUMBER
-            else:
-                zone, source = self.default_zone, _BY_DEFAULT
-            if reason is not None:
-                left_out.append((record, reason, False))
-                continue
-            number = stripped.pop(phone)
-            fields = "{" + ",".join(map(add, keys, map(encode_basestring, stripped))) + "}"
-            new.append((record.row, e164, number, fields, zone, source))
-        return new, left_out
-
-    def rejects(self, left_out: Sequence[LeftOut]) -> list[Reject]:
-        """The rows left out, as `import_rejects` rows."""
-        rows = []
-        for record, reason, duplicate in left_out:
-            values = record.values
-            fields: dict[str, Any] = dict(zip(self.header, values, strict=False))
-            if len(values) > len(self.header):
-                fields["_extra"] = values[len(self.header) :]
-            phone = values[self.phone] if len(values) > self.phone else None
-            rows.append(Reject(record.row, record.line, phone, reason, duplicate, fields))
-        return rows
-
-    def _width_reason(self, count: int) -> str:
-        width = len(self.header)
-        if count < width:
-            return f"too few fields: {count} where the header has {width}"
-        return (
-            f"too many fields: {count} where the header has {width} "
-            "(a value holding the delimiter needs quotes)"
-        )
-
-    def _url_reason(self, url: str) -> str | None:
-        assert self.url is not None
-        try:
-            check_audio_url(url, "the audio URL")
-        except ValidationError as exc:
-            return f"{self.url[0]}: {exc}"
-        return None
-
-    def _zone_reason(self, zone: str) -> str | None:
-        if zone not in self.zones:
-            try:
-                zone_named(zone)
-                self.zones[zone] = None
-            except ValidationError:
-                self.zones[zone] = f"{self.tz_name}: {zone!r} is not a known IANA time zone"
-        return self.zones[zone]
+def _rejects(rows: RowChecker, left_out: Sequence[LeftOut]) -> list[Reject]:
+    """The rows left out, as `import_rejects` rows."""
+    header, phone = rows.header, rows.phone
+    rejects = []
+    for record, reason, duplicate in left_out:
+        values = record.values
+        fields: dict[str, Any] = dict(zip(header, values, strict=False))
+        if len(values) > len(header):
+            fields["_extra"] = values[len(header) :]
+        raw = values[phone] if len(values) > phone else None
+        rejects.append(Reject(record.row, record.line, raw, reason, duplicate, fields))
+    return rejects
 
 
 def _phone_column(source: CsvSource, wanted: str | None) -> int:
@@ -371,14 +289,10 @@ def _prompt_switches() -> Iterator[None]:
         sys.setswitchinterval(interval)
 
 
-def _batches(
-    records: Iterator[Record], phone: int, size: int
-) -> Iterator[tuple[list[Record], list[str]]]:
+def _batches(records: Iterator[Record], size: int) -> Iterator[tuple[list[Record], Rows]]:
+    """Batches of records, each with what its checker needs: the rows' number and values."""
     while batch := list(islice(records, size)):
-        yield (
-            batch,
-            [record.values[phone] if len(record.values) > phone else "" for record in batch],
-        )
+        yield batch, Rows(batch[0].row, [record.values for record in batch])
 
 
 def _duplicate_rejects(
@@ -438,7 +352,7 @@ class _Writer:
         database: Database,
         campaign_id: int,
         file_name: str,
-        rows: _RowChecker,
+        rows: RowChecker,
         rejects: RejectsFile,
     ) -> None:
         self._database = database
@@ -500,7 +414,7 @@ class _Writer:
                     left_out = item.left_out + _duplicate_rejects(item.records, found, import_id)
                     left_out.sort(key=lambda reject: reject[0].row)
                     self._rejects.write((r.row, reason, r.values) for r, reason, _ in left_out)
-                    add_rejects(connection, import_id, campaign_id, rows.rejects(left_out))
+                    add_rejects(connection, import_id, campaign_id, _rejects(rows, left_out))
                     read += len(item.records)
                     duplicates += len(found)
                     rejected += len(item.left_out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain
 from types import TracebackType
@@ -15,23 +15,31 @@ from ..errors import ValidationError
 from ._normalise import Compact, Result, check_region, normalise_batch, rebuild
 
 T = TypeVar("T")
-
-_worker_region: str | None = None
+W = TypeVar("W", bound=Sized)
+R = TypeVar("R")
 
 # How much lower the workers' scheduling priority is than the caller's (see ParallelNormaliser).
 WORKER_NICENESS = 5
 
 
 def _init_worker(region: str | None) -> None:
-    global _worker_region
-    _worker_region = region
     if hasattr(os, "nice"):  # Unix only
         os.nice(WORKER_NICENESS)
     normalise_batch(["+14155552671", "4155552671"], region)  # load metadata before the first batch
 
 
-def _work(raws: list[str]) -> list[Compact]:
-    return normalise_batch(raws, _worker_region)
+def _run(work: Callable[[W], R], sent: W) -> R:
+    return work(sent)
+
+
+class _Normalise:
+    """The work of `map_compact_batches`: a batch of numbers normalised in one region."""
+
+    def __init__(self, region: str | None) -> None:
+        self.region = region
+
+    def __call__(self, raws: Sequence[str]) -> list[Compact]:
+        return normalise_batch(raws, self.region)
 
 
 class ParallelNormaliser:
@@ -98,16 +106,25 @@ class ParallelNormaliser:
     ) -> Iterator[tuple[T, list[Compact]]]:
         """`map_batches` with the results in their compact form: an (E.164, zone) tuple or a
         reason. For callers that go through millions: building a `Result` costs ~0.8 µs."""
+        return self.map_with(_Normalise(self.region), batches)
+
+    def map_with(
+        self, work: Callable[[W], R], batches: Iterable[tuple[T, W]]
+    ) -> Iterator[tuple[T, R]]:
+        """Each batch's payload with `work(sent)`, in the order given, where `work` is a
+        picklable callable (an instance of a module-level class, say) that normalises numbers
+        with `normalise_batch` and may do more with them: in the workers, where the numbers'
+        metadata is loaded, once there are enough items (`len(sent)`) for workers to pay."""
         batches = iter(batches)
         first, enough = self._peek(batches)
         if not enough:
-            for payload, raws in chain(first, batches):
-                yield payload, normalise_batch(raws, self.region)
+            for payload, sent in chain(first, batches):
+                yield payload, work(sent)
             return
         pool = self._start_pool()
-        in_flight: deque[tuple[T, Future[list[Compact]]]] = deque()
-        for payload, raws in chain(first, batches):
-            in_flight.append((payload, pool.submit(_work, list(raws))))
+        in_flight: deque[tuple[T, Future[R]]] = deque()
+        for payload, sent in chain(first, batches):
+            in_flight.append((payload, pool.submit(_run, work, sent)))
             if len(in_flight) >= 2 * self.workers:
                 done, future = in_flight.popleft()
                 yield done, future.result()
@@ -115,12 +132,10 @@ class ParallelNormaliser:
             done, future = in_flight.popleft()
             yield done, future.result()
 
-    def _peek(
-        self, batches: Iterator[tuple[T, Sequence[str]]]
-    ) -> tuple[list[tuple[T, Sequence[str]]], bool]:
-        """The first batches, up to just over `IN_PROCESS_NUMBERS` numbers, and whether there
+    def _peek(self, batches: Iterator[tuple[T, W]]) -> tuple[list[tuple[T, W]], bool]:
+        """The first batches, up to just over `IN_PROCESS_NUMBERS` items, and whether there
         were that many: enough for workers to pay."""
-        first: list[tuple[T, Sequence[str]]] = []
+        first: list[tuple[T, W]] = []
         if self.workers == 1:
             return first, False
         numbers = 0
