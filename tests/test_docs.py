@@ -12,17 +12,19 @@ from campaigner.cli import main
 
 
 def commands(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command's path, as the CLI finds them (its commands are imported when asked for)."""
     yield path
     if isinstance(command, click.Group):
-        for name, child in command.commands.items():
-            yield from commands(child, (*path, name))
+        for name in command.list_commands(click.Context(command)):
+            yield from commands(command_at((*path, name)), (*path, name))
 
 
 def command_at(path: tuple[str, ...]) -> click.Command:
-    command: click.Command = main
+    command: click.Command | None = main
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        command = command.get_command(click.Context(command), name)
+    assert command is not None, path
     return command
 
 

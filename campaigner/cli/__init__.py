@@ -1,32 +1,6 @@
-"""The `campaigner` command line. Each command group lives in its own module."""
+"""The `campaigner` command line. Each command group lives in its own module, imported when
+its command is used (`app.COMMANDS`)."""
 
-# Importing a module attaches its commands to `main`.
-from . import (
-    campaign,
-    database,
-    demo,
-    importing,
-    report,
-    run,
-    serve,
-    simulate,
-    status,
-    suppress,
-    workers,
-)
 from .app import main
 
-__all__ = [
-    "campaign",
-    "database",
-    "demo",
-    "importing",
-    "main",
-    "report",
-    "run",
-    "serve",
-    "simulate",
-    "status",
-    "suppress",
-    "workers",
-]
+__all__ = ["main"]

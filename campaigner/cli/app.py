@@ -6,6 +6,7 @@ stderr and an exit code (see `campaigner.errors` for the codes).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,33 @@ from ..errors import CampaignerError, ValidationError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Each command's module, which attaches the command to `main` when imported: a command imports
+# only what it uses, so that `campaigner report` or `status` from cron starts in a fraction of
+# the time it takes to import the dialer, the receiver and the simulator as well.
+COMMANDS = {
+    "campaign": "campaign",
+    "db": "database",
+    "demo": "demo",
+    "import": "importing",
+    "report": "report",
+    "run": "run",
+    "serve": "serve",
+    "simulate": "simulate",
+    "status": "status",
+    "suppress": "suppress",
+    "workers": "workers",
+}
+
+
 class CampaignerGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            importlib.import_module(f"{__package__}.{COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -7,10 +7,8 @@ import anyio
 import click
 
 from ..config import load_settings
-from ..dialer.callbacks import point_callbacks
 from ..errors import ConfigError
 from ..providers import adapter_for
-from ..receiver import WebhookAuth
 from ..store.campaigns import get_campaign
 from .app import check_public_url, database_option, opened_database
 
@@ -49,6 +47,10 @@ def callback_command(name: str, public_url: str, config_file: str | None, db: st
     if not adapter.capabilities.callback_per_caller_id:
         click.echo(f"{provider.value} takes the callback URL with each call: nothing to set")
         return
+    # Imported here: the other `campaign` commands need neither the receiver nor the dialer.
+    from ..dialer.callbacks import point_callbacks
+    from ..receiver import WebhookAuth
+
     settings = load_settings(config_file)
     credentials = adapter.credentials(settings)
     auth = WebhookAuth.from_settings(settings)

@@ -2,20 +2,32 @@
 
 The migration scripts live in `migrations/` at the top of the source tree; a wheel carries them as
 `campaigner/migrations` (see pyproject.toml). Both places are looked for.
+
+Every command checks the schema first (`check_schema`). Importing alembic and loading its scripts
+took about as long as a small command's own work, so the check first compares the database's
+stamp with the head read from the scripts' text, and asks alembic only when they differ.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DatabaseError, SchemaOutdated, SchemaTooNew
 from .engine import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# A script's `revision = "0011"` and `down_revision = "0008"` (or None) lines, type hints allowed.
+_REVISION = re.compile(r'^revision\s*(?::[^=\n]*)?=\s*"([^"]+)"\s*$', re.MULTILINE)
+_DOWN_REVISION = re.compile(
+    r'^down_revision\s*(?::[^=\n]*)?=\s*(?:"([^"]+)"|None)\s*$', re.MULTILINE
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -28,18 +40,24 @@ def migrations_dir() -> Path:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(database: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with database.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -53,6 +71,8 @@ def downgrade(database: Database, revision: str) -> None:
 
 
 def _run(database: Database, direction: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config()
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -65,6 +85,11 @@ def check_schema(database: Database) -> None:
     A new, empty SQLite file is migrated on the spot (zero set-up is the point of SQLite here);
     any other database that is behind raises `SchemaOutdated`, one that is ahead `SchemaTooNew`.
     """
+    head = scripts_head()
+    if head is not None and _stamp(database) == head:
+        return
+    from alembic.script import ScriptDirectory
+
     current = current_revision(database)
     script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
@@ -90,3 +115,30 @@ def check_schema(database: Database) -> None:
         f"database {where} is at schema revision {current}, which this campaigner does not know: "
         "it was migrated by a newer campaigner; upgrade campaigner to use it"
     )
+
+
+def scripts_head() -> str | None:
+    """The head revision, read from the text of the scripts without alembic; None unless they
+    read as one chain with one head (alembic then decides)."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (migrations_dir() / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision[1])
+        if down[1] is not None:
+            downs.add(down[1])
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stamp(database: Database) -> str | None:
+    """The one revision stamped in the database; None if there is none, or several."""
+    try:
+        with database.engine.connect() as connection:
+            stamps = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:  # no such table: a new database, or not campaigner's
+        return None
+    return str(stamps[0][0]) if len(stamps) == 1 else None
