@@ -73,9 +73,10 @@ def local_time(
 
     def shifted(shift: int, offset: str) -> ColumnElement[Any]:
         if sqlite:
-            text = func.strftime("%Y-%m-%dT%H:%M:%S", second, f"{shift:+d} seconds")
-        else:
-            text = func.replace(func.left(cast(_shifted(column, shift), String), 19), " ", "T")
+            # The offset is written by strftime's format: a concatenation less a value.
+            modifier = [f"{shift:+d} seconds"] if shift else []
+            return func.strftime(f"%Y-%m-%dT%H:%M:%S{offset}", second, *modifier)
+        text = func.replace(func.left(cast(_shifted(column, shift), String), 19), " ", "T")
         return text + literal(offset)
 
     def before(until: datetime) -> ColumnElement[bool]:
