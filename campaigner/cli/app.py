@@ -82,6 +82,17 @@ def database_option(function: F) -> F:
     )(function)
 
 
+def config_option(holds: str) -> Callable[[F], F]:
+    """The `--config` option of a command that reads `holds` from campaigner.toml."""
+    return click.option(
+        "--config",
+        "config_file",
+        metavar="FILE",
+        help=f"TOML file with {holds}. "
+        "[default: $CAMPAIGNER_CONFIG, else ./campaigner.toml if present]",
+    )
+
+
 @contextmanager
 def opened_database(db: str | None, *, check: bool = True) -> Iterator[Database]:
     """Open the database named by `--db` (or its defaults) for the length of a command."""

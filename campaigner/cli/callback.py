@@ -10,7 +10,7 @@ from ..config import load_settings
 from ..errors import ConfigError
 from ..providers import adapter_for
 from ..store.campaigns import get_campaign
-from .app import check_public_url, database_option, opened_database
+from .app import check_public_url, config_option, database_option, opened_database
 
 
 @click.command("callback")
@@ -22,13 +22,7 @@ from .app import check_public_url, database_option, opened_database
     help="The address providers reach the receiver at (`campaigner serve`, or `campaigner run` "
     "with --listen and --public-url), e.g. https://hooks.example.com.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE",
-    help="TOML file with the provider keys and webhook credentials. "
-    "[default: $CAMPAIGNER_CONFIG, else ./campaigner.toml if present]",
-)
+@config_option("the provider keys and webhook credentials")
 @database_option
 def callback_command(name: str, public_url: str, config_file: str | None, db: str | None) -> None:
     """Have the provider of campaign NAME post its call events to the receiver at --public-url.

@@ -20,7 +20,7 @@ from ..providers import adapter_for
 from ..responses import KeyMenu, parse_key_option
 from ..store.campaigns import create_campaign
 from ..windows import CallingWindow
-from .app import database_option, opened_database
+from .app import config_option, database_option, opened_database
 from .output import window_words
 
 # Message options: option name -> (kind, whether its value names a file to read the body from).
@@ -158,13 +158,7 @@ _MESSAGE_OPTIONS: Mapping[str, tuple[MessageKind, bool]] = {
     help="POST each contact's final outcome, and the campaign's completion, here as signed "
     "JSON (needs CAMPAIGNER_NOTIFY_SECRET; see the README).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE",
-    help="TOML file with the notification secret. "
-    "[default: $CAMPAIGNER_CONFIG, else ./campaigner.toml if present]",
-)
+@config_option("the notification secret")
 @database_option
 def create_command(
     name: str,

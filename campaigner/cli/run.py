@@ -14,7 +14,7 @@ from ..dialer import ReceiverOptions, RunOptions, Timeouts, reporter_for, run_ca
 from ..dialer.sqlite_lock import sole_dialer
 from ..durations import parse_duration
 from ..errors import ValidationError
-from .app import check_public_url, database_option, main, opened_database
+from .app import check_public_url, config_option, database_option, main, opened_database
 
 
 class _Duration(click.ParamType[int, object]):
@@ -139,13 +139,7 @@ DURATION = _Duration()
     show_default=True,
     help="text: a live display on a terminal, else a line a minute; json: JSON lines.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE",
-    help="TOML file with the provider keys and webhook credentials. "
-    "[default: $CAMPAIGNER_CONFIG, else ./campaigner.toml if present]",
-)
+@config_option("the provider keys and webhook credentials")
 @database_option
 def run_command(
     campaign: str,

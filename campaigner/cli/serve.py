@@ -15,7 +15,7 @@ from ..db import Database
 from ..model import Provider
 from ..notifications import NotificationSender
 from ..receiver import WebhookAuth, create_app, start_receiver
-from .app import check_public_url, database_option, main, opened_database
+from .app import check_public_url, config_option, database_option, main, opened_database
 
 try:
     import uvloop
@@ -53,13 +53,7 @@ _WHERE = {
     help="The address providers reach this receiver at, e.g. https://hooks.example.com; the "
     "callback URLs printed are built on it. [default: http://HOST:PORT]",
 )
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE",
-    help="TOML file with the webhook credentials and provider keys. "
-    "[default: $CAMPAIGNER_CONFIG, else ./campaigner.toml if present]",
-)
+@config_option("the webhook credentials and provider keys")
 @database_option
 def serve(
     host: str, port: int, public_url: str | None, config_file: str | None, db: str | None

@@ -139,8 +139,8 @@ async def _run_campaign(
     adapter.check_message(campaign.settings.message)
     adapter.check_caller_id(campaign.settings.caller_id)
     adapter.check_keys(campaign.settings.keys)
-    fixed_token = WebhookAuth.from_settings(settings).token
-    if adapter.capabilities.callback_per_caller_id and not fixed_token:
+    auth = WebhookAuth.from_settings(settings)
+    if adapter.capabilities.callback_per_caller_id and not auth.token:
         raise ConfigError(_needs_fixed_callback(campaign))
     with database.write() as connection:
         started = _make_running(connection, campaign, reporter, resume)
@@ -163,7 +163,6 @@ async def _run_campaign(
     if not receiver.enabled:
         callback = _callback_without_receiver(settings, receiver, adapter)
         return await _run(dial(callback), handle_signals)
-    auth = WebhookAuth.from_settings(settings)
     if not auth.token and not auth.user:
         auth = WebhookAuth(token=secrets.token_urlsafe(24))
         reporter.note(
