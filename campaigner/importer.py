@@ -23,12 +23,11 @@ Decisions:
   when it maps to one zone, else it is the campaign's default zone.
 - For speed (benchmarks/RESULTS.md): the writer thread overlaps the database's work with reading,
   since SQLite and psycopg let go of the GIL while they work; the garbage collector runs less
-  often for the length of an import (`_fewer_collections`).
+  often for the length of an import (`collection.fewer_collections`).
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import queue
 import sys
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .campaigns import Campaign
+from .collection import fewer_collections
 from .csvsource import CsvSource, Record, RejectsFile, describe_columns, header_key, open_csv
 from .db import Database
 from .errors import ImportFailed, InvalidTransition, ValidationError
@@ -161,7 +161,7 @@ def _import(
 ) -> ImportSummary:
     clock = time.perf_counter()
     with (
-        _fewer_collections(),
+        fewer_collections(GC_THRESHOLD),
         _prompt_switches(),
         open_csv(path, encoding=options.encoding) as source,
     ):
@@ -254,23 +254,6 @@ def _required_column(source: CsvSource, name: str) -> int:
         f"{source.where(1)}: the campaign's message needs the column {name!r}, and the header "
         f"has {describe_columns(source.header)}"
     )
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often for the length of an import.
-
-    An import allocates millions of short-lived objects that hold no cycles (rows, tuples). With
-    the default threshold the collector runs every 700 allocations, and its full passes walk every
-    object in the process: that doubled the cost of reading the file. Memory stays bounded: the
-    objects are freed by reference counting as each batch is done.
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from anyio import CancelScope
 from sqlalchemy import Connection
 
 from ..campaigns import Campaign
+from ..collection import fewer_collections
 from ..config import Settings
 from ..db import Database
 from ..errors import ConfigError
@@ -39,10 +40,11 @@ from ..providers import ProviderAdapter, adapter_for
 from ..receiver import WebhookAuth, create_app, serving
 from ..store.attempts import Applied
 from ..store.campaigns import contact_counts, get_campaign, set_status
-from .collection import fewer_collections
 from .engine import Dialer, RunOptions
 from .reporting import Reporter, RunResult
 from .stopping import Stop
+
+YOUNG_THRESHOLD = 10_000  # objects between collections of the youngest generation, dialing
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ async def run_campaign(
         resume=resume,
         handle_signals=handle_signals,
     )
-    with fewer_collections():
+    with fewer_collections(YOUNG_THRESHOLD):
         if not secret:
             return await dialing()
         sender = NotificationSender(database, secret)

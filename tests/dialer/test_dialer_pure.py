@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from campaigner.collection import fewer_collections
 from campaigner.dialer.backoff import Backoff
 from campaigner.dialer.breaker import CircuitBreaker
 from campaigner.dialer.clock import ShiftedClock
-from campaigner.dialer.collection import YOUNG_THRESHOLD, fewer_collections
+from campaigner.dialer.session import YOUNG_THRESHOLD
 from campaigner.dialer.stopping import ExitCode, Finish, Later, Stop, Wait, when_idle
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -146,10 +147,10 @@ def test_a_shifted_clock_starts_where_it_is_told_and_can_run_fast() -> None:
 
 def test_fewer_collections_while_dialing_then_as_before() -> None:
     before = gc.get_threshold()
-    with fewer_collections():
+    with fewer_collections(YOUNG_THRESHOLD):
         assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
         assert gc.get_freeze_count() > 0
-        with fewer_collections():  # another run in the same process
+        with fewer_collections(YOUNG_THRESHOLD):  # another run in the same process
             pass
         assert gc.get_threshold()[0] == YOUNG_THRESHOLD  # still dialing
     assert gc.get_threshold() == before
