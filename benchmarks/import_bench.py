@@ -174,13 +174,17 @@ class TreeSampler:
         self.own_cpu_seconds = time.thread_time()
 
     def thread_seconds(self) -> dict[str, float]:
-        """CPU time of this process's threads other than the main one, by thread name (the
-        process pool's threads as "pool")."""
+        """CPU time of this process's threads other than the main one, by thread name: "writer",
+        "writes" (PostgreSQL: the loader's thread that runs the writer's COPYs) and "pool" (the
+        process pool's threads)."""
         seconds: dict[str, float] = {}
         for (kind, key), ticks in self.ticks.items():
             if kind == "threads":
                 name = self.names.get(key, "other")
-                name = "writer" if name == "import-writer" else "pool"
+                if name == "import-writer":
+                    name = "writer"
+                else:
+                    name = "writes" if name.startswith("contact-writes") else "pool"
                 seconds[name] = seconds.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
         return seconds
 
@@ -382,7 +386,9 @@ def main() -> None:
         print(
             f"{backend:<10} {result['rows_per_second']:>7,} rows/s  {result['seconds']:>6}s  "
             f"peak memory {result['peak_memory_mb']} MB  CPU seconds: reading thread "
-            f"{cpu['main']}, writer thread {cpu.get('writer', 0)}, process pool threads "
+            f"{cpu['main']}, writer thread {cpu.get('writer', 0)}"
+            + (f", its writes' thread {cpu['writes']}" if "writes" in cpu else "")
+            + f", process pool threads "
             f"{cpu.get('pool', 0)}, workers {cpu['workers']}"
             + (f", PostgreSQL backend {cpu['server']}" if backend == "postgresql" else "")
             + f" (this benchmark's sampling: {cpu['sampler']})"

@@ -22,8 +22,10 @@ Decisions:
 - A number's time zone comes from the time zone column when that has a value, else from the number
   when it maps to one zone, else it is the campaign's default zone.
 - For speed (benchmarks/RESULTS.md): the writer thread overlaps the database's work with reading,
-  since SQLite and psycopg let go of the GIL while they work; the garbage collector runs less
-  often for the length of an import (`collection.fewer_collections`).
+  since SQLite and psycopg let go of the GIL while they work; on PostgreSQL the loader's own thread
+  runs each batch's COPY and rejects while the writer prepares the next (`ContactLoader.then`);
+  the garbage collector runs less often for the length of an import
+  (`collection.fewer_collections`).
 """
 
 from __future__ import annotations
@@ -397,7 +399,9 @@ class _Writer:
                     left_out = item.left_out + _duplicate_rejects(item.records, found, import_id)
                     left_out.sort(key=lambda reject: reject[0].row)
                     self._rejects.write((r.row, reason, r.values) for r, reason, _ in left_out)
-                    add_rejects(connection, import_id, campaign_id, _rejects(rows, left_out))
+                    loader.then(
+                        add_rejects, connection, import_id, campaign_id, _rejects(rows, left_out)
+                    )
                     read += len(item.records)
                     duplicates += len(found)
                     rejected += len(item.left_out)

@@ -691,6 +691,7 @@ def test_numbers_listed_while_the_import_runs_are_suppressed_in_later_batches(
         import_id = start_import(connection, campaign_id, "x.csv", NOW)
         with contact_loader(connection, campaign_id, import_id, NOW) as loader:
             loader.load([row(1, "+12125550101"), row(2, "+12125550102")])
+            loader.settle()
             listed(connection, "+12125550103")
             loader.load([row(3, "+12125550103"), row(4, "+12125550104")])
         assert (loader.imported, loader.suppressed) == (2, 2)
@@ -724,6 +725,7 @@ def test_a_number_added_behind_the_loaders_back_fails_the_load(database: Databas
             import_id = start_import(connection, campaign_id, "x.csv", NOW)
             with contact_loader(connection, campaign_id, import_id, NOW) as loader:
                 loader.load([row(1, "+12125550101"), row(2, "+12125550102")])
+                loader.settle()
                 connection.execute(
                     insert(contacts).values(
                         campaign_id=campaign_id,

@@ -21,13 +21,20 @@ pages in order instead of at random (~15% less of the server's CPU a row, benchm
 with ids taken from the table's sequence in file order: the ids still say in which order the
 contacts were imported.
 
+On PostgreSQL a batch's write (its ids, its sort, its COPY) and whatever the caller hands over
+with `ContactLoader.then` run in a thread of the loader's own, in order, while the caller goes on
+with the next batch as far as its look-ups: the server inserts one batch while the client prepares
+the next, instead of each waiting for the other. Until `settle` (or the end of `contact_loader`),
+the connection is the loader's.
+
 Everything happens inside the caller's transaction: an import that fails leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,6 +131,8 @@ class ContactLoader:
         self._known: Executable
         self._listed: Executable
         self._sequence: str | None = None  # PostgreSQL: the sequence that numbers contacts
+        self._lane: ThreadPoolExecutor | None = None  # PostgreSQL: runs the writes (`then`)
+        self._written: Future[None] | None = None  # the last write handed to the lane
         scope = or_(  # a do-not-call entry for every campaign, or for this one
             suppressions.c.campaign_id.is_(None), suppressions.c.campaign_id == campaign_id
         )
@@ -137,6 +146,7 @@ class ContactLoader:
                 contacts.c.campaign_id == _opaque(campaign_id),
             )
             self._listed = _lateral_probe(suppressions.c.phone, (), scope)
+            self._lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-writes")
         else:
             self._known = _SQLITE_KNOWN.bindparams(campaign_id=campaign_id)
             self._listed = _SQLITE_LISTED.bindparams(campaign_id=campaign_id)
@@ -152,8 +162,10 @@ class ContactLoader:
     def load(self, batch: Sequence[NewContact]) -> list[Duplicate]:
         """Add `batch` (rows in file order) to the campaign; returns the duplicates, in row order.
 
-        Every other row of the batch is now a contact, pending or suppressed.
+        Every other row of the batch is now a contact, pending or suppressed, or will be once the
+        loader has settled (on PostgreSQL the write goes on after this returns).
         """
+        self.settle()
         # Each number's first row: built from the end of the batch, so the earliest row wins.
         first_rows = {row[1]: row[0] for row in reversed(batch)}
         loaded = self._loaded
@@ -178,16 +190,41 @@ class ContactLoader:
                 duplicates.append(Duplicate(row[0], *known[phone]))
             else:
                 new.append(row + (suppressed if phone in listed else pending))
-        if self._sequence is None:
-            bulk_insert(self._connection, contacts, _COLUMNS, new, self._shared)
-        else:
-            numbered = self._numbered_by_phone(new)
-            bulk_insert(self._connection, contacts, _NUMBERED_COLUMNS, numbered, self._shared)
+        self.then(self._write, new)
         if loaded is not None:
             loaded.add(row[1] for row in new)
         self.imported += len(new) - len(listed)
         self.suppressed += len(listed)
         return duplicates
+
+    def then(self, write: Callable[..., None], *args: Any) -> None:
+        """Call `write(*args)` after the writes handed over so far: in the loader's thread on
+        PostgreSQL (its error is raised by the next `load` or `settle`), at once on SQLite."""
+        if self._lane is None:
+            write(*args)
+            return
+        previous = self._written
+        self._written = self._lane.submit(_after, previous, write, *args)
+
+    def settle(self) -> None:
+        """Wait for the writes handed over so far; raises the first that failed. The connection
+        is the caller's again until the next `load` or `then`."""
+        written, self._written = self._written, None
+        if written is not None:
+            written.result()
+
+    def close(self) -> None:
+        """Stop the loader's thread once the write it is running is over; the writes waiting
+        after it are dropped (`contact_loader` settles first unless its caller failed)."""
+        if self._lane is not None:
+            self._lane.shutdown(wait=True, cancel_futures=True)
+
+    def _write(self, new: list[tuple[Any, ...]]) -> None:
+        if self._sequence is None:
+            bulk_insert(self._connection, contacts, _COLUMNS, new, self._shared)
+        else:
+            numbered = self._numbered_by_phone(new)
+            bulk_insert(self._connection, contacts, _NUMBERED_COLUMNS, numbered, self._shared)
 
     def _look_up(self, query: Executable, phones: list[str]) -> Any:
         return self._connection.execute(query, {_PHONES.key: phones})
@@ -215,6 +252,13 @@ class ContactLoader:
         if ids is not None:
             return sorted(ids)
         return range(low, high + 1)
+
+
+def _after(previous: Future[None] | None, write: Callable[..., None], *args: Any) -> None:
+    """Run `write(*args)` unless the write before it failed (that error stands for both)."""
+    if previous is not None:
+        previous.result()
+    write(*args)
 
 
 class _Listed:
@@ -470,9 +514,12 @@ def contact_loader(
     else:
         cache = driver.execute("PRAGMA cache_size").fetchone()[0]
         driver.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+    loader = ContactLoader(connection, campaign_id, import_id, now)
     try:
-        yield ContactLoader(connection, campaign_id, import_id, now)
+        yield loader
+        loader.settle()
     finally:
+        loader.close()
         if cache is not None:
             driver.execute(f"PRAGMA cache_size = {int(cache)}")
 
