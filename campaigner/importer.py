@@ -345,7 +345,7 @@ class _Writer:
         self._file_name = file_name
         self._rows = rows
         self._rejects = rejects
-        self._queue: queue.Queue[_Batch | _End | _Abort] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[_Batch | _End | _Abort] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._done = False  # the last item (end or abort) was taken
         self._written: _Written | None = None
