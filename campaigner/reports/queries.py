@@ -247,17 +247,34 @@ def _period(until: datetime | None, shift: timedelta | None, offset: str) -> Per
 
 def campaign_zones(connection: Connection, campaign_id: int) -> dict[str, list[Period] | None]:
     """Each time zone of the campaign's contacts, with its offsets over the campaign's calls
-    (first to last, found on the (campaign_id, requested_at) index)."""
+    (first to last, found on the (campaign_id, requested_at) index: one look-up each, where
+    SQLite reads the whole index for a min() and a max() in one select)."""
     start, end = connection.execute(
-        select(func.min(attempts.c.requested_at), func.max(attempts.c.requested_at)).where(
-            attempts.c.campaign_id == campaign_id
+        select(
+            *(
+                select(bound(attempts.c.requested_at))
+                .where(attempts.c.campaign_id == campaign_id)
+                .scalar_subquery()
+                for bound in (func.min, func.max)
+            )
         )
     ).one()
     if start is None or end is None:
         return {}
-    names = connection.execute(
-        select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id).distinct()
-    ).scalars()
+    found = select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id)
+    if connection.dialect.name == "sqlite":
+        # Through its (campaign_id, state, ...) index SQLite reads the rows in state order, each
+        # table page several times (1.4 s for a million contacts); the campaign's range of ids,
+        # read in order, costs a fifth. (`+ 0`: no index on campaign_id for this one.)
+        low, high = connection.execute(
+            select(func.min(contacts.c.id), func.max(contacts.c.id)).where(
+                contacts.c.campaign_id == campaign_id
+            )
+        ).one()
+        found = select(contacts.c.timezone).where(
+            contacts.c.id.between(low, high), contacts.c.campaign_id + 0 == campaign_id
+        )
+    names = connection.execute(found.distinct()).scalars()
     return {name: zone_periods(name, start, end) for name in names}
 
 
@@ -331,8 +348,9 @@ def field_names(connection: Connection, campaign_id: int) -> list[str]:
     """The original CSV columns of the campaign's contacts and rejected rows, in file order.
 
     All contacts of one import have the same columns (the file's header, less the phone column),
-    so one contact per import tells them; rejected rows are read whole (they keep the phone
-    column and any extra values, under `_extra`).
+    so any one contact per import tells them (the first found: ordering them by id sorted all
+    the campaign's contacts, 1.2 s for a million on SQLite); rejected rows are read whole (they
+    keep the phone column and any extra values, under `_extra`).
     """
     names: dict[str, None] = {}
     import_ids: list[int | None] = [
@@ -350,7 +368,6 @@ def field_names(connection: Connection, campaign_id: int) -> list[str]:
         fields = connection.execute(
             select(contacts.c.fields)
             .where(contacts.c.campaign_id == campaign_id, condition)
-            .order_by(contacts.c.id)
             .limit(1)
         ).scalar()
         names.update(dict.fromkeys(fields or {}))
