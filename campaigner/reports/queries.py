@@ -350,7 +350,10 @@ def field_names(connection: Connection, campaign_id: int) -> list[str]:
     All contacts of one import have the same columns (the file's header, less the phone column),
     so any one contact per import tells them (the first found: ordering them by id sorted all
     the campaign's contacts, 1.2 s for a million on SQLite); rejected rows are read whole (they
-    keep the phone column and any extra values, under `_extra`).
+    keep the phone column and any extra values, under `_extra`). Contacts with no import are
+    looked for only when the imports' counts leave some out: no index finds them, so on an
+    imported campaign the search read every contact (0.5-0.7 CPU-s for a million on SQLite),
+    where the count reads the campaign's entries of an index (0.03).
     """
     names: dict[str, None] = {}
     import_ids: list[int | None] = [
@@ -359,7 +362,9 @@ def field_names(connection: Connection, campaign_id: int) -> list[str]:
             select(imports.c.id).where(imports.c.campaign_id == campaign_id).order_by(imports.c.id)
         )
     ]
-    for import_id in [*import_ids, None]:
+    if _unimported(connection, campaign_id):
+        import_ids.append(None)
+    for import_id in import_ids:
         condition = (
             contacts.c.import_id.is_(None)
             if import_id is None
@@ -379,6 +384,20 @@ def field_names(connection: Connection, campaign_id: int) -> list[str]:
     ):
         names.update(dict.fromkeys(fields))
     return list(names)
+
+
+def _unimported(connection: Connection, campaign_id: int) -> bool:
+    """Whether the campaign has more contacts than its imports brought in (imported and
+    suppressed): contacts made some other way, with no import."""
+    brought = connection.execute(
+        select(func.coalesce(func.sum(imports.c.imported + imports.c.suppressed), 0)).where(
+            imports.c.campaign_id == campaign_id
+        )
+    ).scalar_one()
+    total = connection.execute(
+        select(func.count()).where(contacts.c.campaign_id == campaign_id)
+    ).scalar_one()
+    return int(total) > int(brought)
 
 
 def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:

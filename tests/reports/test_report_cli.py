@@ -390,3 +390,35 @@ def test_the_database_writes_the_csv_the_python_path_writes(
         "2026-11-01T01:30:09-04:00",
         "2026-11-01T01:30:01-05:00",
     }
+
+
+def test_field_names_include_those_of_contacts_no_import_brought(
+    database: Database, tmp_path: Path
+) -> None:
+    """Contacts with no import are looked for only when the imports' counts leave some out; one
+    made directly in the database adds its own columns to the imports' ones."""
+    make_campaign(database)
+    import_samples(database, tmp_path)
+    with database.read() as connection:
+        campaign_id = get_campaign(connection, NAME).id
+        imported = field_names(connection, campaign_id)
+    assert "made_by_hand" not in imported
+    at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    with database.write() as connection:
+        connection.execute(
+            insert(contacts).values(
+                campaign_id=campaign_id,
+                phone="+12125550199",
+                phone_raw="212 555 0199",
+                fields={"made_by_hand": "yes"},
+                timezone="America/New_York",
+                timezone_source="default",
+                state="pending",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    with database.read() as connection:
+        names = field_names(connection, campaign_id)
+    assert "made_by_hand" in names
+    assert [name for name in names if name != "made_by_hand"] == imported
