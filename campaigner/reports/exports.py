@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from sqlalchemy import Connection
 
 from ..campaigns import Campaign
+from ..collection import fewer_collections
 from . import copy, sqlite_csv
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
@@ -94,6 +95,8 @@ ATTEMPT_COLUMNS = (
     "timezone",
 )
 
+
+COPY_YOUNG_THRESHOLD = 100_000  # objects between young collections while COPY is read
 
 _STARTS = "".join(FORMULA_STARTS)  # one character each: `value[0] in _STARTS` is the fast test
 
@@ -328,15 +331,21 @@ def copy_export(
     split_from: int = SPLIT_FROM,
 ) -> int:
     """The CSV export on PostgreSQL: the header and the rejected rows from here, the rest
-    formatted by the server (`copy`); the same rows as `write_csv` writes."""
+    formatted by the server (`copy`); the same rows as `write_csv` writes.
+
+    Reading COPY makes a few objects a row, all freed at once: with the youngest generation
+    collected every 700 of them, collections cost a quarter of the client's CPU."""
     writer = csv.writer(out, lineterminator="\n")
     if per_attempt:
         writer.writerow(ATTEMPT_COLUMNS)
-        return copy.copy_csv(connection, copy.attempt_select(connection, campaign.id, filters), out)
+        query = copy.attempt_select(connection, campaign.id, filters)
+        with fewer_collections(COPY_YOUNG_THRESHOLD):
+            return copy.copy_csv(connection, query, out)
     names = field_names(connection, campaign.id)
     writer.writerow([*CONTACT_COLUMNS, *(_field_header(name, CONTACT_COLUMNS) for name in names)])
     query = copy.contact_csv(connection, campaign.id, names, filters)
-    count = copy.copy_halves(connection, campaign.id, query, out, split_from)
+    with fewer_collections(COPY_YOUNG_THRESHOLD):
+        count = copy.copy_halves(connection, campaign.id, query, out, split_from)
     files = {key: neutralise(name) for key, name in import_files(connection, campaign.id).items()}
     for row in _rejects(connection, campaign, names, files, filters, neutralise_cell):
         writer.writerow(row)
