@@ -9,7 +9,7 @@ worked out by Python's zone database (`zone_periods`), so that they match `Local
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,15 +63,11 @@ def _shifted(column: Any, shift: int) -> ColumnElement[Any]:
 
 
 def local_time(
-    connection: Connection,
-    column: Any,
-    zones: dict[str, list[Period] | None],
-    other: ColumnElement[Any] | None = None,
+    connection: Connection, column: Any, zones: dict[str, list[Period] | None]
 ) -> ColumnElement[Any]:
     """`2026-11-20T09:03:09-05:00`: the stored UTC time `column` in the contact's zone, shifted
-    by the offsets of `zones` (`campaign_zones`); NULL for a zone Python does not know, `other`
-    for a zone not in `zones`. (PostgreSQL's `AT TIME ZONE` and `to_char` cost ~5.5 µs a
-    value.)"""
+    by the offsets of `zones` (`campaign_zones`); NULL for a zone Python does not know.
+    (PostgreSQL's `AT TIME ZONE` and `to_char` cost ~5.5 µs a value.)"""
     sqlite = connection.dialect.name == "sqlite"
     second = func.substr(type_coerce(column, String), 1, 19)
 
@@ -97,8 +93,8 @@ def local_time(
         final = shifted(last.shift, last.offset)
         branches[name] = case(*texts, else_=final) if texts else final
     if not branches:
-        return literal(None, String) if other is None else other
-    return case(branches, value=contacts.c.timezone, else_=other)
+        return literal(None, String)
+    return case(branches, value=contacts.c.timezone, else_=None)
 
 
 def file_cell(files: dict[int, str]) -> ColumnElement[Any]:
@@ -114,11 +110,9 @@ def contact_cells(
     fields: Sequence[str],
     files: dict[int, str],
     zones: dict[str, list[Period] | None],
-    other_zone: Callable[[Any], ColumnElement[Any]] | None = None,
 ) -> list[tuple[ColumnElement[Any], bool]]:
     """`exports.CONTACT_COLUMNS`, then the CSV's own `fields`, as CSV cells: each with whether
-    it is free text (neutralised here; SQLite's lines quote it). `other_zone`: the local time
-    cell of a time column for a zone not in `zones` (NULL without it)."""
+    it is free text (neutralised here; SQLite's lines quote it)."""
 
     def free(column: Any) -> tuple[ColumnElement[Any], bool]:
         return text_cell(connection, column, True), True
@@ -130,8 +124,7 @@ def contact_cells(
         return plain(utc_text(connection, column))
 
     def local(column: Any) -> tuple[ColumnElement[Any], bool]:
-        other = None if other_zone is None else other_zone(column)
-        return plain(local_time(connection, column, zones, other))
+        return plain(local_time(connection, column, zones))
 
     c = contacts.c
     return [

@@ -10,33 +10,22 @@ from __future__ import annotations
 
 import codecs
 import io
-import re
-import secrets
 import select
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any, TextIO
 
 from psycopg.errors import error_from_result
 from psycopg.pq import ExecStatus
 from psycopg.pq.abc import PGconn
-from sqlalchemy import ColumnElement, Connection, Select, String, func, literal
+from sqlalchemy import Connection, Select
 
 from ..db.schema import contacts
 from ..errors import DatabaseError
 from .cells import contact_cells, contact_select, local_time, utc_text
-from .queries import (
-    Filters,
-    LocalTimes,
-    attempt_query,
-    campaign_zones,
-    import_files,
-    middle_phone,
-    sampled_zones,
-)
+from .queries import Filters, attempt_query, campaign_zones, import_files, middle_phone
 
 BATCH = 1_000  # rows joined into one write
 
@@ -47,59 +36,15 @@ def usable(connection: Connection) -> bool:
 
 
 def contact_csv(
-    connection: Connection,
-    campaign_id: int,
-    fields: Sequence[str],
-    filters: Filters,
-    zones: list[str] | None = None,
-) -> tuple[Select[Any], MissedZones | None]:
-    """`exports.CONTACT_COLUMNS` then the CSV's own fields, every cell ready for CSV but the
-    local times the `MissedZones` returned marks (None: none).
-
-    The local times are worked out in SQL for `zones`, by default those of a sample of the
-    contacts (`sampled_zones`) when it holds enough of them, instead of a scan of every contact
-    (~0.8 s for a million, before the COPY can start); those of a zone the sample missed are
-    written by `MissedZones`."""
-    # A scan of every contact for its zones costs JIT's compilation (~0.3 s) more than it saves.
+    connection: Connection, campaign_id: int, fields: Sequence[str], filters: Filters
+) -> Select[Any]:
+    """`exports.CONTACT_COLUMNS` then the CSV's own fields, every cell ready for CSV."""
+    # The zones' scan of every contact costs JIT's compilation (~0.3 s) more than it saves.
     connection.exec_driver_sql("SET LOCAL jit = off")
     files = import_files(connection, campaign_id)
-    if zones is None:
-        zones = sampled_zones(connection, campaign_id)
-    periods = campaign_zones(connection, campaign_id, zones)
-    missed = None if zones is None else MissedZones()
-    other = None if missed is None else partial(missed.cell, connection)
-    cells = [cell for cell, _ in contact_cells(connection, fields, files, periods, other)]
-    return contact_select(connection, campaign_id, cells, filters), missed
-
-
-class MissedZones:
-    """The local times of contacts in zones the query was not built with: the server writes a
-    mark in their place (the zone in hexadecimal and the UTC time, between a random token of
-    this export's), and `fill` writes the local time there, as the Python path does
-    (`LocalTimes`). Rows without a mark cost a search of the bytes."""
-
-    def __init__(self) -> None:
-        self.token = secrets.token_hex(16)
-        token = re.escape(self.token.encode())
-        self._token = self.token.encode()
-        self._marks = re.compile(token + rb"([0-9a-f]*):([-0-9TZ:]*)" + token)
-        self._local = LocalTimes().local
-
-    def cell(self, connection: Connection, column: Any) -> ColumnElement[Any]:
-        """The mark of the time `column` (NULL if it is)."""
-        zone = func.encode(func.convert_to(contacts.c.timezone, "UTF8"), "hex", type_=String)
-        token = literal(self.token, String)
-        return token + zone + literal(":", String) + utc_text(connection, column) + token
-
-    def fill(self, rows: bytes) -> bytes:
-        """`rows` of the COPY with each mark replaced by its local time."""
-        if self._token not in rows:
-            return rows
-        return self._marks.sub(self._write, rows)
-
-    def _write(self, mark: re.Match[bytes]) -> bytes:
-        zone = bytes.fromhex(mark[1].decode()).decode()
-        return (self._local(mark[2].decode(), zone) or "").encode()
+    zones = campaign_zones(connection, campaign_id)
+    cells = [cell for cell, _ in contact_cells(connection, fields, files, zones)]
+    return contact_select(connection, campaign_id, cells, filters)
 
 
 def attempt_select(connection: Connection, campaign_id: int, filters: Filters) -> Select[Any]:
@@ -115,14 +60,8 @@ def attempt_select(connection: Connection, campaign_id: int, filters: Filters) -
     )
 
 
-def copy_csv(
-    connection: Connection,
-    query: Select[Any],
-    out: TextIO,
-    fill: Callable[[bytes], bytes] | None = None,
-) -> int:
-    """Write `query`'s rows to `out` as CSV (no header) with COPY, passed through `fill` if
-    given; returns how many."""
+def copy_csv(connection: Connection, query: Select[Any], out: TextIO) -> int:
+    """Write `query`'s rows to `out` as CSV (no header) with COPY; returns how many."""
     compiled = query.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
@@ -133,9 +72,6 @@ def copy_csv(
     buffer = getattr(out, "buffer", None)
     decoder = codecs.getincrementaldecoder("utf-8")()
     write = buffer.write if buffer is not None else lambda data: out.write(decoder.decode(data))
-    if fill is not None:
-        unfilled = write
-        write = lambda data: unfilled(fill(data))  # noqa: E731
     out.flush()
     with driver.cursor() as cursor:
         cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # what `cells.utc_text` reads
@@ -195,22 +131,16 @@ _HALF_PLAN = ("max_parallel_workers_per_gather = 0", "enable_sort = off", "jit =
 
 
 def copy_halves(
-    connection: Connection,
-    campaign_id: int,
-    query: Select[Any],
-    out: TextIO,
-    split_from: int,
-    fill: Callable[[bytes], bytes] | None = None,
+    connection: Connection, campaign_id: int, query: Select[Any], out: TextIO, split_from: int
 ) -> int:
-    """`copy_csv` of the contacts' `query` (through `fill`), from `split_from` contacts on in
-    two halves of the numbers copied at once by two backends (the formatting is the server's
-    work, one core per query): the second half into a temporary file by a thread, then copied
-    after the first.
+    """`copy_csv` of the contacts' `query`, from `split_from` contacts on in two halves of the
+    numbers copied at once by two backends (the formatting is the server's work, one core per
+    query): the second half into a temporary file by a thread, then copied after the first.
     Both read one snapshot (`pg_export_snapshot`), so the halves are the same moment of the
     campaign."""
     middle = middle_phone(connection, campaign_id, split_from)
     if middle is None:
-        return copy_csv(connection, query, out, fill)
+        return copy_csv(connection, query, out)
     engine = connection.engine
     with (
         engine.connect().execution_options(isolation_level="REPEATABLE READ") as lower,
@@ -230,15 +160,14 @@ def copy_halves(
 
         def copy_upper() -> None:
             try:
-                upper_half = query.where(contacts.c.phone >= middle)
-                counted.append(copy_csv(upper, upper_half, second, fill))
+                counted.append(copy_csv(upper, query.where(contacts.c.phone >= middle), second))
             except BaseException as error:  # re-raised by the caller's thread
                 failed.append(error)
 
         thread = threading.Thread(target=copy_upper, name="report-copy")
         thread.start()
         try:
-            count = copy_csv(lower, query.where(contacts.c.phone < middle), out, fill)
+            count = copy_csv(lower, query.where(contacts.c.phone < middle), out)
         finally:
             thread.join()
         if failed:

@@ -343,10 +343,9 @@ def copy_export(
             return copy.copy_csv(connection, query, out)
     names = field_names(connection, campaign.id)
     writer.writerow([*CONTACT_COLUMNS, *(_field_header(name, CONTACT_COLUMNS) for name in names)])
-    query, missed = copy.contact_csv(connection, campaign.id, names, filters)
-    fill = None if missed is None else missed.fill
+    query = copy.contact_csv(connection, campaign.id, names, filters)
     with fewer_collections(COPY_YOUNG_THRESHOLD):
-        count = copy.copy_halves(connection, campaign.id, query, out, split_from, fill)
+        count = copy.copy_halves(connection, campaign.id, query, out, split_from)
     files = {key: neutralise(name) for key, name in import_files(connection, campaign.id).items()}
     for row in _rejects(connection, campaign, names, files, filters, neutralise_cell):
         writer.writerow(row)

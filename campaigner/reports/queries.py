@@ -11,7 +11,7 @@ PostgreSQL's CSV export (`copy`) builds on the same pieces.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -245,12 +245,10 @@ def _period(until: datetime | None, shift: timedelta | None, offset: str) -> Per
     return Period(until, int(shift.total_seconds()) if shift is not None else 0, offset)
 
 
-def campaign_zones(
-    connection: Connection, campaign_id: int, names: Iterable[str] | None = None
-) -> dict[str, list[Period] | None]:
-    """Each time zone of the campaign's contacts (or of `names`), with its offsets over the
-    campaign's calls (first to last, found on the (campaign_id, requested_at) index: one
-    look-up each, where SQLite reads the whole index for a min() and a max() in one select)."""
+def campaign_zones(connection: Connection, campaign_id: int) -> dict[str, list[Period] | None]:
+    """Each time zone of the campaign's contacts, with its offsets over the campaign's calls
+    (first to last, found on the (campaign_id, requested_at) index: one look-up each, where
+    SQLite reads the whole index for a min() and a max() in one select)."""
     start, end = connection.execute(
         select(
             *(
@@ -263,40 +261,21 @@ def campaign_zones(
     ).one()
     if start is None or end is None:
         return {}
-    if names is None:
-        found = select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id)
-        if connection.dialect.name == "sqlite":
-            # Through its (campaign_id, state, ...) index SQLite reads the rows in state order, each
-            # table page several times (1.4 s for a million contacts); the campaign's range of ids,
-            # read in order, costs a fifth. (`+ 0`: no index on campaign_id for this one.)
-            low, high = connection.execute(
-                select(func.min(contacts.c.id), func.max(contacts.c.id)).where(
-                    contacts.c.campaign_id == campaign_id
-                )
-            ).one()
-            found = select(contacts.c.timezone).where(
-                contacts.c.id.between(low, high), contacts.c.campaign_id + 0 == campaign_id
+    found = select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id)
+    if connection.dialect.name == "sqlite":
+        # Through its (campaign_id, state, ...) index SQLite reads the rows in state order, each
+        # table page several times (1.4 s for a million contacts); the campaign's range of ids,
+        # read in order, costs a fifth. (`+ 0`: no index on campaign_id for this one.)
+        low, high = connection.execute(
+            select(func.min(contacts.c.id), func.max(contacts.c.id)).where(
+                contacts.c.campaign_id == campaign_id
             )
-        names = connection.execute(found.distinct()).scalars()
+        ).one()
+        found = select(contacts.c.timezone).where(
+            contacts.c.id.between(low, high), contacts.c.campaign_id + 0 == campaign_id
+        )
+    names = connection.execute(found.distinct()).scalars()
     return {name: zone_periods(name, start, end) for name in names}
-
-
-def sampled_zones(
-    connection: Connection, campaign_id: int, sample_percent: float = 1
-) -> list[str] | None:
-    """PostgreSQL: the time zones of the campaign's contacts on `sample_percent` of the table's
-    pages (`TABLESAMPLE`), in a few milliseconds where a scan of every contact takes ~0.8 s for
-    a million; None when fewer than `SAMPLED` contacts are on them. A zone of few contacts can
-    be missed."""
-    sample = contacts.tablesample(func.system(sample_percent))
-    counts = connection.execute(
-        select(sample.c.timezone, func.count())
-        .where(sample.c.campaign_id == campaign_id)
-        .group_by(sample.c.timezone)
-    ).all()
-    if sum(count for _, count in counts) < SAMPLED:
-        return None
-    return [str(name) for name, _ in counts]
 
 
 def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:

@@ -345,38 +345,6 @@ def _python_csv(connection: Connection, filters: Filters) -> str:
     return written.getvalue()
 
 
-@pytest.mark.parametrize("zones", [[], ["America/New_York"]], ids=["none", "one"])
-def test_local_times_in_zones_the_copy_lacks_are_written_by_the_client(
-    database: Database, called: URL, zones: list[str]
-) -> None:
-    """PostgreSQL's COPY built with some zones only (a sample's): the contacts in other zones
-    get the local times Python gives them, written over the server's marks; a zone Python does
-    not know, none."""
-    if database.is_sqlite:
-        pytest.skip("COPY is PostgreSQL's")
-    with database.write() as connection:
-        for phone, zone in [("+12125550150", "Asia/Kolkata"), ("+12125550151", "Not/A_Zone")]:
-            connection.execute(
-                update(contacts).where(contacts.c.phone == phone).values(timezone=zone)
-            )
-    with database.read() as connection:
-        campaign = get_campaign(connection, NAME)
-        names = field_names(connection, campaign.id)
-        query, missed = copy.contact_csv(connection, campaign.id, names, Filters(), zones)
-        assert missed is not None
-        out = io.StringIO()
-        copy.copy_csv(connection, query, out, missed.fill)
-        python = read_csv(_python_csv(connection, Filters()))
-    fast = read_csv(",".join(python.header) + "\n" + out.getvalue())
-    assert fast.rows == [
-        row for row in python.rows if row["state"] not in {"rejected", "duplicate"}
-    ]
-    rows = {row["phone"]: row for row in fast.rows}
-    assert rows["+12125550150"]["first_call_local"] == "2026-11-20T20:30:00+05:30"
-    assert rows["+12125550151"]["first_call_local"] == ""
-    assert rows["+12125550151"]["first_call_utc"] != ""
-
-
 @pytest.mark.parametrize("split_from", [1, 1_000_000], ids=["in two halves", "whole"])
 def test_the_database_writes_the_csv_the_python_path_writes(
     database: Database, called: URL, tmp_path: Path, split_from: int
