@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TextIO
 
 from .errors import ImportFailed, ValidationError
+from .outfiles import written_in_place
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -182,13 +183,16 @@ class RejectsFile:
 
     Same delimiter, columns and encoding as the input. The rows go to a hidden temporary file beside
     `path`, which `commit` renames into place and `discard` deletes: a failed import leaves no
-    half-written file. Nothing is written unless a row is.
+    half-written file. Nothing is written unless a row is. A device or a pipe (`--rejects
+    /dev/null`) is written straight to (`outfiles`).
     """
 
     def __init__(self, path: Path, source: CsvSource) -> None:
         self.path = path
         self._source = source
-        self._temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        self._temporary: Path | None = None
+        if not written_in_place(path):
+            self._temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         self._file: TextIO | None = None
         self._writer: Any = None
 
@@ -207,21 +211,27 @@ class RejectsFile:
             return None
         self._file.close()
         self._file = None
-        os.replace(self._temporary, self.path)
+        if self._temporary is not None:
+            os.replace(self._temporary, self.path)
         return self.path
 
     def discard(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._temporary.unlink(missing_ok=True)
+            if self._temporary is not None:
+                self._temporary.unlink(missing_ok=True)
 
     def _open(self) -> TextIO:
         encoding = self._source.encoding
         if encoding == DEFAULT_ENCODING and not self._source.has_bom:
             encoding = "utf-8"
         try:
-            self._file = self._temporary.open("x", encoding=encoding, errors="replace", newline="")
+            self._file = (
+                self._temporary.open("x", encoding=encoding, errors="replace", newline="")
+                if self._temporary is not None
+                else self.path.open("w", encoding=encoding, errors="replace", newline="")
+            )
         except OSError as exc:
             raise ImportFailed(
                 f"cannot write the rejects file {self.path}: {exc.strerror or exc} "

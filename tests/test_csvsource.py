@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -275,3 +277,21 @@ class TestRejectsFile:
             discarded.write([(1, "why", ["1", "a"])])
             discarded.discard()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.csv"]
+
+    def test_a_named_pipe_is_written_into_and_kept(self, tmp_path: Path) -> None:
+        """`--rejects /dev/null` or a pipe: written straight to, never replaced by a file."""
+        path = write(tmp_path, "phone,name\n1,a\n")
+        pipe = tmp_path / "rejects.pipe"
+        os.mkfifo(pipe)
+        reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # read once the rows fit its buffer
+        try:
+            with open_csv(path) as source:
+                rejects = RejectsFile(pipe, source)
+                rejects.write([(2, "bad number", ["x", "Ann"])])
+                assert rejects.commit() == pipe
+            received = os.read(reading, 1 << 16)
+        finally:
+            os.close(reading)
+        assert received == b"row,reason,phone,name\r\n2,bad number,x,Ann\r\n"
+        assert stat.S_ISFIFO(pipe.stat().st_mode)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.csv", "rejects.pipe"]

@@ -16,6 +16,7 @@ import click
 from ..durations import parse_duration
 from ..errors import ValidationError
 from ..model import Outcome
+from ..outfiles import written_in_place
 from ..reports.definitions import ROW_STATES
 from ..reports.exports import Format, export
 from ..reports.html import report_page
@@ -148,13 +149,18 @@ def _moment(option: str, text: str | None, now: datetime) -> datetime | None:
 
 @contextmanager
 def _output(path: Path | None, encoding: str) -> Iterator[TextIO]:
-    """stdout, or a temporary file beside `path` that replaces it only once complete."""
+    """stdout; or a temporary file beside `path` that replaces it only once complete, unless
+    `path` is a device or a pipe (`outfiles`), written straight to."""
     if path is None:
         stdout = sys.stdout
         if encoding == "utf-8-sig":
             stdout.write("\ufeff")
         yield stdout
         stdout.flush()
+        return
+    if written_in_place(path):
+        with path.open("w", encoding=encoding, newline="") as stream:
+            yield stream
         return
     directory = path.resolve().parent
     if not directory.is_dir():

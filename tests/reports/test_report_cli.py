@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -189,6 +191,24 @@ def test_out_writes_the_file_whole_and_excel_adds_a_bom(called: URL, tmp_path: P
     assert not plain.startswith("\ufeff")
     assert out.read_bytes().decode("utf-8-sig").replace("\r\n", "\n") == plain  # as CliRunner
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".report")) == []
+
+
+def test_out_to_a_named_pipe_writes_into_the_pipe_and_keeps_it(called: URL, tmp_path: Path) -> None:
+    """A pipe or a device (/dev/stdout) is written straight to: renaming a temporary file over it,
+    as for a file, would replace the pipe with an ordinary file. (The report fits the pipe's
+    buffer, so the reading end is opened first and read after.)"""
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        result = cli(called, "report", NAME, "--out", str(pipe))
+        assert result.exit_code == 0, result.output
+        received = os.read(reading, 1 << 16)
+    finally:
+        os.close(reading)
+    assert received.decode().replace("\r\n", "\n") == cli(called, "report", NAME).output
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
 
 
 def test_a_failed_report_leaves_the_previous_file_alone(database_url: URL, tmp_path: Path) -> None:
