@@ -237,6 +237,13 @@ _RATE = click.FloatRange(0.0, 1.0)
     help="Seconds to wait for the receiver's answer to a webhook.",
 )
 @click.option(
+    "--webhook-connections",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Webhooks in flight at once to one receiver (each call's own in order, one at a time).",
+)
+@click.option(
     "--webhook-user",
     default=None,
     help="HTTP Basic user sent with EnableX and Webex webhooks (the receiver's "
@@ -310,6 +317,7 @@ def build_config(options: dict[str, Any]) -> SimulatorConfig:
                 retries=options["webhook_retries"],
                 retry_gap=options["webhook_retry_gap"],
                 timeout=options["webhook_timeout"],
+                connections_per_host=options["webhook_connections"],
                 user=options["webhook_user"],
                 password=options["webhook_password"],
             ),

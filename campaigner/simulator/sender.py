@@ -148,7 +148,7 @@ def _split(url: str) -> tuple[str, int, str, str]:
 class WebhookSender:
     """Sends webhooks; one pool of at most `connections_per_host` connections per host:port."""
 
-    def __init__(self, connections_per_host: int = 64, timeout: float = 10.0) -> None:
+    def __init__(self, connections_per_host: int = 256, timeout: float = 10.0) -> None:
         self.connections_per_host = connections_per_host
         self.timeout = timeout
         self._pools: dict[tuple[str, int], _Pool] = {}

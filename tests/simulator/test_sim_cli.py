@@ -32,6 +32,7 @@ def test_defaults_are_the_documented_demo() -> None:
     )
     assert config.faults.cps_cap is None
     assert config.webhooks.retries == 3
+    assert config.webhooks.connections_per_host == 256
 
 
 def test_options_reach_the_configuration() -> None:
@@ -63,6 +64,8 @@ def test_options_reach_the_configuration() -> None:
             "+13215550199",
             "--fractel-token",
             "t",
+            "--webhook-connections",
+            "8",
         )
     )
     assert (
@@ -81,6 +84,7 @@ def test_options_reach_the_configuration() -> None:
     assert config.webhooks.basic_auth == ("u", "p")
     assert config.caller_ids == {"+13215550199"}
     assert config.credentials.fractel_token == "t"
+    assert config.webhooks.connections_per_host == 8
 
 
 @pytest.mark.parametrize(
