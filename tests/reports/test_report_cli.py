@@ -371,8 +371,14 @@ def test_the_database_writes_the_csv_the_python_path_writes(
 ) -> None:
     """The CSV written by the database (SQLite's own lines, PostgreSQL's COPY; whole, or in two
     halves written at once) reads back as the rows built in Python, across a daylight
-    saving change and with each filter."""
+    saving change, in a zone at UTC's offset and with each filter."""
+    _called(database, "+12125550152", "delivered", "playfinished", None)
     with database.write() as connection:
+        connection.execute(
+            update(contacts)
+            .where(contacts.c.phone == "+12125550152")
+            .values(timezone="Europe/London")
+        )
         # 05:30 UTC on 1 November 2026 is 01:30 EDT; 06:30 UTC is 01:30 EST.
         for phone, moment in [
             ("+12125550150", datetime(2026, 11, 1, 5, 30, 9, 999_999, tzinfo=UTC)),
@@ -409,6 +415,7 @@ def test_the_database_writes_the_csv_the_python_path_writes(
     assert local_times >= {
         "2026-11-01T01:30:09-04:00",
         "2026-11-01T01:30:01-05:00",
+        "2026-11-20T15:00:00+00:00",
     }
 
 
