@@ -371,8 +371,10 @@ def test_the_database_writes_the_csv_the_python_path_writes(
 ) -> None:
     """The CSV written by the database (SQLite's own lines, PostgreSQL's COPY; whole, or in two
     halves written at once) reads back as the rows built in Python, across a daylight
-    saving change, in a zone at UTC's offset and with each filter."""
+    saving change, in a zone at UTC's offset, on a local day before the UTC one and with each
+    filter."""
     _called(database, "+12125550152", "delivered", "playfinished", None)
+    _called(database, "+14155550102", "no_answer", "noanswer", None)
     with database.write() as connection:
         connection.execute(
             update(contacts)
@@ -383,6 +385,7 @@ def test_the_database_writes_the_csv_the_python_path_writes(
         for phone, moment in [
             ("+12125550150", datetime(2026, 11, 1, 5, 30, 9, 999_999, tzinfo=UTC)),
             ("+12125550151", datetime(2026, 11, 1, 6, 30, 1, tzinfo=UTC)),
+            ("+14155550102", datetime(2026, 11, 20, 3, 0, 5, tzinfo=UTC)),  # in Los Angeles
         ]:
             contact_id = connection.execute(
                 select(contacts.c.id).where(contacts.c.phone == phone)
@@ -416,6 +419,7 @@ def test_the_database_writes_the_csv_the_python_path_writes(
         "2026-11-01T01:30:09-04:00",
         "2026-11-01T01:30:01-05:00",
         "2026-11-20T15:00:00+00:00",
+        "2026-11-19T19:00:05-08:00",
     }
 
 
