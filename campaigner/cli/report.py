@@ -19,7 +19,6 @@ from ..model import Outcome
 from ..outfiles import written_in_place
 from ..reports.definitions import ROW_STATES
 from ..reports.exports import Format, export
-from ..reports.html import report_page
 from ..reports.queries import Filters
 from ..store.campaigns import get_campaign
 from .app import database_option, main, opened_database
@@ -99,6 +98,8 @@ def report_command(
     ):
         found = get_campaign(connection, campaign)
         if chosen is Format.HTML:
+            from ..reports.html import report_page  # ~0.05 CPU-s to import: only for HTML
+
             stream.write(report_page(connection, found, now))
             written = None
         else:
