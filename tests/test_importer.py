@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -22,6 +21,7 @@ from campaigner.db.schema import contacts, imports, suppressions
 from campaigner.errors import ImportFailed, InvalidTransition, ValidationError
 from campaigner.importer import ImportOptions, ImportSummary, import_contacts
 from campaigner.model import CampaignStatus, ContactState, MessageKind, Provider
+from campaigner.sqlite_driver import driver as sqlite_driver
 from campaigner.store.campaigns import create_campaign, get_campaign, set_status
 from campaigner.store.contacts import LISTED_SET_ENTRIES, NewContact, contact_loader
 from campaigner.store.imports import (
@@ -741,7 +741,7 @@ def test_a_number_added_behind_the_loaders_back_fails_the_load(database: Databas
                 )
                 loader.load([row(3, "+12125550103"), row(4, "+12125550104")])
 
-    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+    with pytest.raises((sqlite_driver.IntegrityError, psycopg.IntegrityError)):
         load()
     with database.read() as connection:
         assert connection.execute(select(func.count()).select_from(contacts)).scalar() == 0

@@ -1,5 +1,7 @@
 """Connecting to the database, with the per-backend settings campaigner relies on.
 
+SQLite is reached through `sqlite_driver` (sqlean.py: Python's module with a recent SQLite).
+
 SQLite runs in WAL mode (readers never wait for the writer) with foreign keys on. A new database
 file gets pages of SQLITE_PAGE_SIZE bytes (a page size is fixed once the file has content, so an
 existing file keeps its own). pysqlite's own
@@ -27,6 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
+from .. import sqlite_driver
 from ..errors import DatabaseError
 
 # How long a SQLite writer waits for another writer before giving up.
@@ -80,7 +83,7 @@ class Database:
 def create_database_engine(url: URL, **engine_options: Any) -> Engine:
     """An engine for `url`, set up as described in the module docstring; connects lazily."""
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, **engine_options)
+        engine = create_engine(url, module=sqlite_driver.driver, **engine_options)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine

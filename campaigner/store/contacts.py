@@ -32,7 +32,6 @@ Everything happens inside the caller's transaction: an import that fails leaves 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -64,6 +63,7 @@ from sqlalchemy import (
 
 from ..db.schema import contacts, suppressions
 from ..model import ContactState
+from ..sqlite_driver import variable_limit
 from .suppressions import last_suppression_id, suppressed_since
 
 SQLITE_IMPORT_CACHE_KIB = 64 * 1024
@@ -464,7 +464,7 @@ def _jsonb_from_text() -> type[Any]:
 
 def _sqlite_rows_per_insert(driver: Any, columns: int, shared: int) -> int:
     """The largest power of two of rows (at most 1024) whose values SQLite can bind at once."""
-    most = min(1024, (driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - shared) // columns)
+    most = min(1024, (variable_limit(driver) - shared) // columns)
     return int(1 << (most.bit_length() - 1))
 
 
