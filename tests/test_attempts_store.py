@@ -432,6 +432,21 @@ def test_stale_attempts_are_failed_and_retried_by_the_policy(database: Database)
     assert attempt(database, live_id)["outcome"] is None
 
 
+def test_a_claim_its_worker_still_holds_unsent_is_not_failed(database: Database) -> None:
+    campaign_id = make_campaign(database)
+    held = make_contact(database, campaign_id, "+12025550101")
+    sent = make_contact(database, campaign_id, "+12025550102")
+    held_id, _ = start_attempt(database, held, requested_at=NOW)
+    sent_id, _ = start_attempt(database, sent, requested_at=NOW)
+    with database.write() as connection:
+        applied = settle_stale_attempts(
+            connection, campaign_id, later(300), later(600), held=frozenset({held_id})
+        )
+    assert [item.attempt_id for item in applied.finished] == [sent_id]
+    assert attempt(database, held_id)["outcome"] is None
+    assert contact(database, held)["attempts"] == 1
+
+
 def test_a_stale_attempt_that_was_answered_is_delivered(database: Database) -> None:
     campaign_id = make_campaign(database)
     contact_id = make_contact(database, campaign_id)

@@ -287,6 +287,7 @@ class Sender:
                 campaign_id=dialer.campaign.id,
                 started_before=now - timedelta(seconds=call_timeout),
                 now=now,
+                held=frozenset(dialer.unsent),
             )
         )
         if settled.finished:

@@ -21,7 +21,7 @@ states, `_results` the values returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -143,12 +143,19 @@ def record_ambiguous(
 
 
 def settle_stale_attempts(
-    conn: Connection, campaign_id: int, started_before: datetime, now: datetime
+    conn: Connection,
+    campaign_id: int,
+    started_before: datetime,
+    now: datetime,
+    held: Collection[int] = (),
 ) -> Applied:
     """Settle the campaign's live attempts sent before `started_before`: no final event came.
 
     Counted from `sent_at`, when the request may first have left: a claim still waiting for its
-    turn (unsent) is its worker's to send or give back, never failed here.
+    turn (unsent) is its worker's to send or give back, never failed here. `held`: the calling
+    worker's own claims not yet written, which a worker with a lease marks as sent a little ahead
+    of their turn (`lease.Marker`): they are left alone too, so that a short call timeout on a
+    busy machine never fails a call that was not placed.
 
     An attempt whose events showed the callee answering is DELIVERED (calling them again would ring
     someone who was reached); any other is FAILED, and its contact follows the retry policy: a
@@ -162,7 +169,7 @@ def settle_stale_attempts(
             attempts.c.sent_at < started_before,
         )
     )
-    stale = [LiveAttempt(row) for row in rows]
+    stale = [attempt for attempt in map(LiveAttempt, rows) if attempt.id not in held]
     waited = max(0, round((now - started_before).total_seconds()))
     reason = f"no final event within {format_duration(waited)}"
     for attempt in stale:
