@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import TIMESTAMP
 
 from ..db.schema import contacts
 from .definitions import DUPLICATE, REJECTED
@@ -48,19 +49,26 @@ def stored(moment: datetime) -> str:
 
 
 def utc_text(connection: Connection, column: Any) -> ColumnElement[Any]:
-    """`iso_text`; on PostgreSQL the timestamp's own text (DateStyle ISO, which `copy.copy_csv`
-    sets) cut to the second, ~0.5 µs a value cheaper than `to_char`."""
+    """`iso_text`; on PostgreSQL the timestamp's own text (`_second_text`), ~0.5 µs a value
+    cheaper than `to_char`."""
     if connection.dialect.name == "sqlite":
         return iso_text(connection, column)
-    text = func.left(cast(_shifted(column, 0), String), 19)
-    return func.replace(text, " ", "T") + literal("Z")
+    return _second_text(column, 0) + literal("Z")
 
 
-def _shifted(column: Any, shift: int) -> ColumnElement[Any]:
-    """PostgreSQL: the timestamp `column` as the wall-clock time `shift` seconds ahead of UTC.
-    (`AT TIME ZONE` an interval is arithmetic, where a zone's name is looked up at every value;
-    the interval is a constant of the statement, where a cast from text is made at every row.)"""
-    return func.timezone(literal_column(f"INTERVAL '{shift:d} seconds'", Interval), column)
+def _second_text(column: Any, shift: int) -> ColumnElement[Any]:
+    """PostgreSQL: the timestamp `column` as the wall-clock time `shift` seconds ahead of UTC, to
+    the second, `2026-11-20T09:03:09` (DateStyle ISO, which `copy.copy_csv` sets).
+
+    Half a second earlier and rounded to the second (a cast to `timestamp(0)`), a time after
+    2000's first second (the type counts from 2000 and rounds halves away from it) loses its
+    fraction: its text is then the 19 characters wanted, ~0.1 µs a value cheaper than cutting it
+    with `left` (which counts UTF-8 characters). `AT TIME ZONE` an interval is arithmetic (in
+    whole seconds), where a zone's name is looked up at every value; the intervals are
+    constants of the statement, not casts made at every row."""
+    zone = literal_column(f"INTERVAL '{shift:d} seconds'", Interval)
+    earlier = func.timezone(zone, column) - literal_column("INTERVAL '0.5 seconds'", Interval)
+    return func.replace(cast(cast(earlier, TIMESTAMP(precision=0)), String), " ", "T")
 
 
 def local_time(
@@ -80,8 +88,7 @@ def local_time(
             # printf: ~800 instructions a value less on SQLite 3.51, the replace included.
             text = func.replace(func.datetime(second, f"{shift:+d} seconds"), " ", "T")
             return type_coerce(text, String) + offset
-        text = func.replace(func.left(cast(_shifted(column, shift), String), 19), " ", "T")
-        return text + literal(offset)
+        return _second_text(column, shift) + literal(offset)
 
     def before(until: datetime) -> ColumnElement[bool]:
         if sqlite:

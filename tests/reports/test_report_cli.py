@@ -24,13 +24,14 @@ from reports_helpers import (
     read_jsonl,
     read_page,
 )
-from sqlalchemy import Connection, insert, literal, select, update
+from sqlalchemy import Connection, DateTime, insert, literal, select, update
 from sqlalchemy.engine import URL
 
 from campaigner.db import Database
 from campaigner.db.schema import attempts, campaigns, contacts
 from campaigner.importer import ImportOptions, import_contacts
 from campaigner.reports import copy
+from campaigner.reports.cells import utc_text
 from campaigner.reports.exports import (
     Format,
     attempt_rows,
@@ -309,6 +310,28 @@ def test_durations_round_halves_away_from_zero(database: Database) -> None:
             for s in spans
         ]
     assert found == [0, 3, 2, -3, 3600, 0]
+
+
+def test_postgresql_writes_a_time_to_the_second_as_python_does(database: Database) -> None:
+    """The COPY's time cells cut the fraction off (never round up), whatever it is, for any
+    time after 2000's first second (`cells._second_text`)."""
+    if database.is_sqlite:
+        pytest.skip("SQLite's time cells are its stored text, cut")
+    moments = [
+        CALLED + timedelta(microseconds=fraction)
+        for fraction in (0, 1, 499_999, 500_000, 500_001, 999_999)
+    ] + [
+        datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2000, 1, 1, 0, 0, 1, tzinfo=UTC),
+    ]
+    with database.read() as connection:
+        found = [
+            connection.execute(
+                select(utc_text(connection, literal(moment, DateTime(timezone=True))))
+            ).scalar_one()
+            for moment in moments
+        ]
+    assert found == [moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in moments]
 
 
 def test_calls_are_counted_in_the_quarter_hour_and_local_hour_they_began(
