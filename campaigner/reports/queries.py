@@ -305,9 +305,12 @@ def text_cell(connection: Connection, column: Any, neutralise: bool) -> ColumnEl
         starts = ", ".join(f"x'{ord(start):02X}'" for start in FORMULA_STARTS)
         letter = text >= "A"
     else:
-        first = func.substr(text, 1, 1)
-        starts = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS if start != "\0")
-        letter = text.collate("C") >= "A"
+        # The first character's code and a byte-wise comparison (`~>=~`, the C collation's
+        # order without looking the collation up): ~0.04 µs a cell less than its substring
+        # and a comparison COLLATE "C".
+        first = func.ascii(text)
+        starts = ", ".join(str(ord(start)) for start in FORMULA_STARTS if start != "\0")
+        letter = text.op("~>=~", is_comparison=True)(literal("A", String))
     # Every formula start sorts before `A` byte-wise, and most cells start with a letter: one
     # comparison settles those (about half the cost of the first character's test).
     return case(
