@@ -297,7 +297,7 @@ def test_the_campaign_s_own_do_not_call_reason_comes_before_the_global_one(
 def test_durations_round_halves_away_from_zero(database: Database) -> None:
     if database.is_sqlite:
         pytest.skip("SQLite's durations are julianday floats: no exact halves")
-    spans = [0.0, 2.5, 2.499999, -2.5, 3599.5, 0.000001]
+    spans = [0.0, 2.5, 2.499999, -2.5, -2.499999, 3599.5, 0.000001, 86400.5, -86400.5]
     with database.read() as connection:
         found = [
             connection.execute(
@@ -309,7 +309,7 @@ def test_durations_round_halves_away_from_zero(database: Database) -> None:
             ).scalar_one()
             for s in spans
         ]
-    assert found == [0, 3, 2, -3, 3600, 0]
+    assert found == [0, 3, 2, -3, -2, 3600, 0, 86401, -86401]
 
 
 def test_postgresql_writes_a_time_to_the_second_as_python_does(database: Database) -> None:
