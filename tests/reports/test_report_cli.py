@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -444,6 +445,48 @@ def test_the_database_writes_the_csv_the_python_path_writes(
         "2026-11-20T15:00:00+00:00",
         "2026-11-19T19:00:05-08:00",
     }
+
+
+@pytest.mark.parametrize("target", ["file", "pipe", "buffer", "memory"])
+def test_sqlite_s_second_half_follows_the_first_in_any_output(
+    database: Database, called: URL, tmp_path: Path, target: str
+) -> None:
+    """The second process's lines are appended by sendfile to a file or a pipe, and through
+    Python's buffers to a stream with no file descriptor."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite's own lines")
+    with database.read() as connection:
+        campaign = get_campaign(connection, NAME)
+        names = field_names(connection, campaign.id)
+        expected = read_csv(_python_csv(connection, Filters()))
+        if target == "file":
+            path = tmp_path / "halves.csv"
+            with path.open("w", encoding="utf-8", newline="") as out:
+                counted = sqlite_export(connection, campaign, names, out, Filters(), 1)
+            text = path.read_text(encoding="utf-8")
+        elif target == "pipe":
+            reading, writing = os.pipe()
+            received: list[bytes] = []
+
+            def read() -> None:
+                with os.fdopen(reading, "rb") as pipe:
+                    received.append(pipe.read())
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            with os.fdopen(writing, "w", encoding="utf-8", newline="") as out:
+                counted = sqlite_export(connection, campaign, names, out, Filters(), 1)
+            reader.join()
+            text = received[0].decode()
+        else:
+            raw = io.BytesIO()
+            stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            out = stream if target == "buffer" else io.StringIO()
+            counted = sqlite_export(connection, campaign, names, out, Filters(), 1)
+            stream.flush()
+            text = raw.getvalue().decode() if target == "buffer" else out.getvalue()
+    assert read_csv(text) == expected
+    assert counted == len(expected.rows) > 1
 
 
 def test_field_names_include_those_of_contacts_no_import_brought(
