@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     Connection,
     DateTime,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     select,
     type_coerce,
 )
@@ -302,11 +304,18 @@ def text_cell(connection: Connection, column: Any, neutralise: bool) -> ColumnEl
     text = type_coerce(column, String)
     if not neutralise:
         return text
+    nothing: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
     if connection.dialect.name == "sqlite":
         # Its text functions stop at a NUL: the first byte is read from the bytes.
         first = func.substr(cast(text, LargeBinary), 1, 1)
         starts = ", ".join(f"x'{ord(start):02X}'" for start in FORMULA_STARTS)
         letter = text >= "A"
+        if isinstance(column, Column):
+            # A NULL (no keys pressed, no response: most rows') is settled before the first
+            # byte's cast and cut: 53,677 -> 51,739 instructions a row of the CSV statement on
+            # SQLite 3.50. Only for a column, cheap to read twice; an expression (a CSV field's
+            # JSON) would be worked out once more for every value not starting with a letter.
+            nothing.append((column.is_(None), null()))
     else:
         # The first character's code and a byte-wise comparison (`~>=~`, the C collation's
         # order without looking the collation up): ~0.04 µs a cell less than its substring
@@ -318,6 +327,7 @@ def text_cell(connection: Connection, column: Any, neutralise: bool) -> ColumnEl
     # comparison settles those (about half the cost of the first character's test).
     return case(
         (letter, text),
+        *nothing,
         (first.op("IN")(literal_column(f"({starts})")), literal("'") + text),
         else_=text,
     )
