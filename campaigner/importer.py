@@ -23,7 +23,7 @@ Decisions:
   when it maps to one zone, else it is the campaign's default zone.
 - For speed (benchmarks/RESULTS.md): the writer thread overlaps the database's work with reading,
   since SQLite and psycopg let go of the GIL while they work; on PostgreSQL the loader's own thread
-  runs each batch's COPY and rejects while the writer prepares the next (`ContactLoader.then`);
+  runs each batch's COPY and rejects while the writer sorts out the next (`ContactLoader.then`);
   the garbage collector runs less often for the length of an import
   (`collection.fewer_collections`).
 """
@@ -55,10 +55,11 @@ from .store.contacts import Duplicate, NewContact, contact_loader
 from .store.imports import (
     ImportCounts,
     Reject,
-    add_rejects,
+    add_reject_rows,
     completed_imports_of_file,
     finish_import,
     record_failed_import,
+    reject_rows,
     start_import,
 )
 
@@ -399,9 +400,8 @@ class _Writer:
                     left_out = item.left_out + _duplicate_rejects(item.records, found, import_id)
                     left_out.sort(key=lambda reject: reject[0].row)
                     self._rejects.write((r.row, reason, r.values) for r, reason, _ in left_out)
-                    loader.then(
-                        add_rejects, connection, import_id, campaign_id, _rejects(rows, left_out)
-                    )
+                    rejected_rows = reject_rows(import_id, campaign_id, _rejects(rows, left_out))
+                    loader.then(add_reject_rows, connection, rejected_rows)
                     read += len(item.records)
                     duplicates += len(found)
                     rejected += len(item.left_out)

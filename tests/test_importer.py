@@ -23,7 +23,12 @@ from campaigner.importer import ImportOptions, ImportSummary, import_contacts
 from campaigner.model import CampaignStatus, ContactState, MessageKind, Provider
 from campaigner.sqlite_driver import driver as sqlite_driver
 from campaigner.store.campaigns import create_campaign, get_campaign, set_status
-from campaigner.store.contacts import LISTED_SET_ENTRIES, NewContact, contact_loader
+from campaigner.store.contacts import (
+    LISTED_SET_ENTRIES,
+    Duplicate,
+    NewContact,
+    contact_loader,
+)
 from campaigner.store.imports import (
     ImportCounts,
     ImportStatus,
@@ -708,6 +713,60 @@ def test_numbers_listed_while_the_import_runs_are_suppressed_in_later_batches(
         "+12125550103": ContactState.SUPPRESSED,
         "+12125550104": ContactState.PENDING,
     }
+
+
+@pytest.mark.parametrize("campaign_had_contacts", [False, True])
+def test_a_batch_finds_the_numbers_of_every_batch_before_it(
+    database: Database, campaign_had_contacts: bool
+) -> None:
+    """Batches loaded one after another, never waiting for the writes: a number of the batch just
+    before (on PostgreSQL its write waits until this batch's look-ups have run) or of one before
+    that is a duplicate, of this import's row. What the caller hands over with `then` after a
+    batch runs once that batch is in the table. With contacts in the campaign already, every
+    number is looked up; without, only those this import may have loaded."""
+    campaign_id = campaign(database)
+
+    def row(source_row: int, phone: str) -> NewContact:
+        return (source_row, phone, phone, "{}", "America/New_York", "number")
+
+    with database.write() as connection:
+        if campaign_had_contacts:
+            earlier = start_import(connection, campaign_id, "earlier.csv", NOW)
+            with contact_loader(connection, campaign_id, earlier, NOW) as loader:
+                loader.load([row(1, "+12125550100")])
+        import_id = start_import(connection, campaign_id, "x.csv", NOW)
+        seen: list[int] = []
+
+        def count() -> None:
+            seen.append(
+                connection.execute(
+                    select(func.count()).where(contacts.c.import_id == import_id)
+                ).scalar_one()
+            )
+
+        with contact_loader(connection, campaign_id, import_id, NOW) as loader:
+            found = [
+                loader.load([row(1, "+12125550101"), row(2, "+12125550102")]),
+                loader.then(count),
+                loader.load([row(3, "+12125550102"), row(4, "+12125550103")]),
+                loader.then(count),
+                loader.load(
+                    [row(5, "+12125550101"), row(6, "+12125550103"), row(7, "+12125550100")]
+                ),
+                loader.then(count),
+            ][::2]
+    assert seen == [2, 3, 3 if campaign_had_contacts else 4]
+    assert found == [
+        [],
+        [Duplicate(3, import_id, 2)],
+        [Duplicate(5, import_id, 1), Duplicate(6, import_id, 4)]
+        + ([Duplicate(7, earlier, 1)] if campaign_had_contacts else []),
+    ]
+    phones = ["+12125550101", "+12125550102", "+12125550103"]
+    stored_phones = (
+        ["+12125550100", *phones] if campaign_had_contacts else [*phones, "+12125550100"]
+    )
+    assert [r.phone for r in stored(database, campaign_id)] == stored_phones
 
 
 def test_a_number_added_behind_the_loaders_back_fails_the_load(database: Database) -> None:

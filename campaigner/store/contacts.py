@@ -21,11 +21,13 @@ pages in order instead of at random (~15% less of the server's CPU a row, benchm
 with ids taken from the table's sequence in file order: the ids still say in which order the
 contacts were imported.
 
-On PostgreSQL a batch's write (its ids, its sort, its COPY) and whatever the caller hands over
-with `ContactLoader.then` run in a thread of the loader's own, in order, while the caller goes on
-with the next batch as far as its look-ups: the server inserts one batch while the client prepares
-the next, instead of each waiting for the other. Until `settle` (or the end of `contact_loader`),
-the connection is the loader's.
+On PostgreSQL the statements run in a thread of the loader's own, in order, and the server is kept
+busy: a batch's write (its ids and its COPY) and whatever the caller hands over after it with
+`ContactLoader.then` are held until the next batch's look-ups are queued, then queued behind them.
+The server copies one batch while the client sorts out the next (which of its numbers are new, its
+phone order), instead of each waiting for the other. The next batch's look-ups run before the
+previous batch is in the table, so they find its numbers in memory (`_unwritten`). Until `settle`
+(or the end of `contact_loader`), the connection is the loader's.
 
 Everything happens inside the caller's transaction: an import that fails leaves nothing behind.
 """
@@ -40,7 +42,7 @@ from datetime import datetime
 from functools import lru_cache
 from itertools import chain
 from operator import add, itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -74,6 +76,8 @@ _LOCK_NAMESPACE = "campaigner.import"  # advisory locks: (hash of this, campaign
 # Turned off for the import's transaction; see `contact_loader`.
 _POSTGRES_SETTINGS = ("jit", "enable_seqscan", "enable_bitmapscan", "synchronous_commit")
 
+_T = TypeVar("_T")
+
 NewContact = tuple[int, str, str, str, str, str]
 """A row to load: (source row, phone in E.164, phone as written, the other columns as a JSON
 object, IANA time zone, `TimezoneSource`)."""
@@ -89,7 +93,7 @@ _COLUMNS = (
     "state",
     "next_attempt_at",
 )
-_NUMBERED_COLUMNS = ("id", *_COLUMNS)  # PostgreSQL: see `ContactLoader._numbered_by_phone`
+_NUMBERED_COLUMNS = ("id", *_COLUMNS)  # PostgreSQL: see `ContactLoader._copy_numbered`
 
 
 # The numbers a look-up is for, as one parameter however many they are: a JSON array. (A batch could
@@ -109,6 +113,10 @@ _SQLITE_LISTED = text(
     " WHERE suppressions.phone = numbers.value"
     " AND (suppressions.campaign_id IS NULL OR suppressions.campaign_id = :campaign_id)"
 ).bindparams(_PHONES)
+
+
+# Numbers already in the campaign: the import that brought each in and its row (None if unknown).
+_Known = dict[str, tuple[int | None, int | None]]
 
 
 @dataclass(frozen=True)
@@ -131,8 +139,12 @@ class ContactLoader:
         self._known: Executable
         self._listed: Executable
         self._sequence: str | None = None  # PostgreSQL: the sequence that numbers contacts
-        self._lane: ThreadPoolExecutor | None = None  # PostgreSQL: runs the writes (`then`)
-        self._written: Future[None] | None = None  # the last write handed to the lane
+        self._lane: ThreadPoolExecutor | None = None  # PostgreSQL: runs the look-ups and writes
+        self._queued: Future[Any] | None = None  # the last task handed to the lane
+        self._held: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # writes not yet queued
+        # PostgreSQL: the numbers of the contacts whose write is held, with their rows: the next
+        # batch's look-ups run before that write, so they find these numbers here.
+        self._unwritten: dict[str, int] = {}
         scope = or_(  # a do-not-call entry for every campaign, or for this one
             suppressions.c.campaign_id.is_(None), suppressions.c.campaign_id == campaign_id
         )
@@ -163,24 +175,22 @@ class ContactLoader:
         """Add `batch` (rows in file order) to the campaign; returns the duplicates, in row order.
 
         Every other row of the batch is now a contact, pending or suppressed, or will be once the
-        loader has settled (on PostgreSQL the write goes on after this returns).
+        loader has settled (on PostgreSQL the write is held until the next batch's look-ups).
         """
-        self.settle()
         # Each number's first row: built from the end of the batch, so the earliest row wins.
         first_rows = {row[1]: row[0] for row in reversed(batch)}
         loaded = self._loaded
         maybe_known = list(first_rows) if loaded is None else loaded.maybe(first_rows)
-        known = {
-            phone: (import_id, row)
-            for phone, import_id, row in self._look_up(self._known, maybe_known)
+        import_id, unwritten = self._import_id, self._unwritten
+        known: _Known = {
+            phone: (import_id, unwritten[phone]) for phone in maybe_known if phone in unwritten
         }
-        unknown = [p for p in first_rows if p not in known]
-        if self._maybe_listed is not None:
-            unknown = self._maybe_listed.maybe(self._connection, unknown)
-        listed = set(self._look_up(self._listed, unknown).scalars()) if unknown else set()
+        if known:
+            maybe_known = [phone for phone in maybe_known if phone not in known]
+        known, listed = self._before_held_writes(self._look_ups, first_rows, maybe_known, known)
         duplicates: list[Duplicate] = []
         new: list[tuple[Any, ...]] = []
-        import_id, pending, suppressed = self._import_id, self._pending, self._suppressed
+        pending, suppressed = self._pending, self._suppressed
         for row in batch:
             phone = row[1]
             first = first_rows[phone]
@@ -190,7 +200,11 @@ class ContactLoader:
                 duplicates.append(Duplicate(row[0], *known[phone]))
             else:
                 new.append(row + (suppressed if phone in listed else pending))
-        self.then(self._write, new)
+        if self._sequence is None:
+            self.then(bulk_insert, self._connection, contacts, _COLUMNS, new, self._shared)
+        else:
+            self.then(self._copy_numbered, *_by_phone(new))
+            self._unwritten = {row[1]: row[0] for row in new}
         if loaded is not None:
             loaded.add(row[1] for row in new)
         self.imported += len(new) - len(listed)
@@ -198,47 +212,83 @@ class ContactLoader:
         return duplicates
 
     def then(self, write: Callable[..., None], *args: Any) -> None:
-        """Call `write(*args)` after the writes handed over so far: in the loader's thread on
-        PostgreSQL (its error is raised by the next `load` or `settle`), at once on SQLite."""
+        """Call `write(*args)` after the writes handed over so far: on PostgreSQL in the loader's
+        thread, once the next batch's look-ups are under way or at `settle` (its error is raised
+        by the next `load` or `settle`); at once on SQLite."""
         if self._lane is None:
             write(*args)
-            return
-        previous = self._written
-        self._written = self._lane.submit(_after, previous, write, *args)
+        else:
+            self._held.append((write, args))
 
     def settle(self) -> None:
         """Wait for the writes handed over so far; raises the first that failed. The connection
         is the caller's again until the next `load` or `then`."""
-        written, self._written = self._written, None
-        if written is not None:
-            written.result()
+        self._release()
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            queued.result()
 
     def close(self) -> None:
-        """Stop the loader's thread once the write it is running is over; the writes waiting
+        """Stop the loader's thread once the task it is running is over; the writes waiting
         after it are dropped (`contact_loader` settles first unless its caller failed)."""
+        self._held.clear()
         if self._lane is not None:
             self._lane.shutdown(wait=True, cancel_futures=True)
 
-    def _write(self, new: list[tuple[Any, ...]]) -> None:
-        if self._sequence is None:
-            bulk_insert(self._connection, contacts, _COLUMNS, new, self._shared)
-        else:
-            numbered = self._numbered_by_phone(new)
-            bulk_insert(self._connection, contacts, _NUMBERED_COLUMNS, numbered, self._shared)
+    def _before_held_writes(self, look_ups: Callable[..., _T], *args: Any) -> _T:
+        """`look_ups(*args)`; on PostgreSQL in the loader's thread, after the writes queued but
+        before those held, which are queued behind it: the server then writes the previous batch
+        while this thread sorts out the current one."""
+        if self._lane is None:
+            return look_ups(*args)
+        looked_up = self._queue(look_ups, *args)
+        self._release()
+        return looked_up.result()
+
+    def _queue(self, task: Callable[..., _T], *args: Any) -> Future[_T]:
+        assert self._lane is not None, "only PostgreSQL's loader queues tasks"
+        future = self._lane.submit(_after, self._queued, task, *args)
+        self._queued = future
+        return future
+
+    def _release(self) -> None:
+        """Queue the writes held, in order; their numbers are then as good as in the table."""
+        for write, args in self._held:
+            self._queue(write, *args)
+        self._held.clear()
+        self._unwritten = {}
+
+    def _look_ups(
+        self,
+        first_rows: dict[str, int],
+        maybe_known: list[str],
+        known: _Known,
+    ) -> tuple[_Known, set[str]]:
+        """`known` (numbers already in the campaign, with the import and row that brought them)
+        with those of `maybe_known` found in the table, and the other numbers of the batch that
+        are on the do-not-call list."""
+        for phone, import_id, row in self._look_up(self._known, maybe_known):
+            known[phone] = (import_id, row)
+        unknown = [p for p in first_rows if p not in known]
+        if self._maybe_listed is not None:
+            unknown = self._maybe_listed.maybe(self._connection, unknown)
+        listed = set(self._look_up(self._listed, unknown).scalars()) if unknown else set()
+        return known, listed
 
     def _look_up(self, query: Executable, phones: list[str]) -> Any:
         return self._connection.execute(query, {_PHONES.key: phones})
 
-    def _numbered_by_phone(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """`rows` with ids from the sequence in their order (file order), then sorted by phone.
+    def _copy_numbered(self, positions: Sequence[int], by_phone: list[tuple[Any, ...]]) -> None:
+        """Copy a batch's new contacts sorted by phone (`_by_phone`), with ids from the sequence
+        in file order: the contact at `positions[i]` of the batch gets the batch's
+        `positions[i]`-th id.
 
         The unique (campaign_id, phone) index then takes the batch's numbers in order, each insert
         next to the previous one; the primary key's inserts stay within the batch's few pages.
         """
-        ids = self._next_ids(len(rows))
-        numbered = list(map(add, zip(ids), rows))  # (id, *row), without a Python-level loop
-        numbered.sort(key=_PHONE)
-        return numbered
+        ids = self._next_ids(len(by_phone))
+        numbered = list(map(add, zip(map(ids.__getitem__, positions)), by_phone))
+        bulk_insert(self._connection, contacts, _NUMBERED_COLUMNS, numbered, self._shared)
 
     def _next_ids(self, count: int) -> Sequence[int]:
         """`count` new ids, in increasing order. One row comes back: the range the ids make, and
@@ -254,11 +304,22 @@ class ContactLoader:
         return range(low, high + 1)
 
 
-def _after(previous: Future[None] | None, write: Callable[..., None], *args: Any) -> None:
-    """Run `write(*args)` unless the write before it failed (that error stands for both)."""
+_PHONE = itemgetter(1)  # of a `NewContact`
+
+
+def _by_phone(rows: list[tuple[Any, ...]]) -> tuple[list[int], list[tuple[Any, ...]]]:
+    """Where each of `rows` goes in phone order (its position in `rows`), and the rows in that
+    order. Done before the rows are handed to the loader's thread, whose every moment away from
+    the server leaves the server waiting."""
+    positions = sorted(range(len(rows)), key=list(map(_PHONE, rows)).__getitem__)
+    return positions, list(map(rows.__getitem__, positions))
+
+
+def _after(previous: Future[Any] | None, task: Callable[..., _T], *args: Any) -> _T:
+    """Run `task(*args)` unless the task before it failed (that error stands for both)."""
     if previous is not None:
         previous.result()
-    write(*args)
+    return task(*args)
 
 
 class _Listed:
@@ -304,7 +365,6 @@ class _Listed:
         return [phone for phone in phones if phone in listed]
 
 
-_PHONE = itemgetter(2)  # of a numbered row: (id, source row, phone, ...)
 _NEXT_IDS = text(
     "SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 <> count(*) THEN array_agg(id) END"
     " FROM (SELECT nextval(CAST(:sequence AS regclass)) AS id"

@@ -145,27 +145,27 @@ def record_failed_import(
     )
 
 
-def add_rejects(
-    connection: Connection, import_id: int, campaign_id: int, rejects: Sequence[Reject]
-) -> None:
-    bulk_insert(
-        connection,
-        import_rejects,
-        _REJECT_COLUMNS,
-        [
-            (
-                import_id,
-                campaign_id,
-                reject.row_number,
-                reject.line_number,
-                reject.phone_raw,
-                reject.reason,
-                reject.is_duplicate,
-                json.dumps(reject.fields, ensure_ascii=False),
-            )
-            for reject in rejects
-        ],
-    )
+def reject_rows(
+    import_id: int, campaign_id: int, rejects: Sequence[Reject]
+) -> list[tuple[Any, ...]]:
+    """`rejects` as `import_rejects` rows, ready for `add_reject_rows`."""
+    return [
+        (
+            import_id,
+            campaign_id,
+            reject.row_number,
+            reject.line_number,
+            reject.phone_raw,
+            reject.reason,
+            reject.is_duplicate,
+            json.dumps(reject.fields, ensure_ascii=False),
+        )
+        for reject in rejects
+    ]
+
+
+def add_reject_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    bulk_insert(connection, import_rejects, _REJECT_COLUMNS, rows)
 
 
 def get_import(connection: Connection, import_id: int) -> ImportRun:
