@@ -143,8 +143,11 @@ import_rejects = Table(
     "import_rejects",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("import_id", Integer, ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    # Not foreign keys: only an import writes these rows, with the run and the campaign it has
+    # just written and read; neither is ever deleted, and the checks cost every row (migration
+    # 0012).
+    Column("import_id", Integer, nullable=False),
+    Column("campaign_id", Integer, nullable=False),
     Column("row_number", Integer, nullable=False),  # data row, 1 = first row after the header
     Column("line_number", Integer, nullable=False),  # physical line of the file where it starts
     Column("phone_raw", Text),
