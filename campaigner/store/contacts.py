@@ -166,8 +166,14 @@ class ContactLoader:
         self._maybe_listed = _Listed.read(connection, campaign_id, scope)
         self._shared = _shared_values(connection, campaign_id, import_id, now)
         at = self._shared["created_at"]
-        self._pending = (ContactState.PENDING.value, at)  # due now
-        self._suppressed = (ContactState.SUPPRESSED.value, None)  # never due
+        self._pending: tuple[Any, ...] = (ContactState.PENDING.value, at)  # due now
+        self._suppressed: tuple[Any, ...] = (ContactState.SUPPRESSED.value, None)  # never due
+        if self._sequence is not None:
+            # COPY takes whole rows: each is built once, here in `load`, with the shared values
+            # (SQLite binds those once per statement instead).
+            shared = tuple(self._shared.values())
+            self._pending += shared
+            self._suppressed += shared
         self.imported = 0  # pending contacts added so far
         self.suppressed = 0  # contacts added suppressed: their number is on the do-not-call list
 
@@ -279,16 +285,16 @@ class ContactLoader:
         return self._connection.execute(query, {_PHONES.key: phones})
 
     def _copy_numbered(self, positions: Sequence[int], by_phone: list[tuple[Any, ...]]) -> None:
-        """Copy a batch's new contacts sorted by phone (`_by_phone`), with ids from the sequence
-        in file order: the contact at `positions[i]` of the batch gets the batch's
-        `positions[i]`-th id.
+        """Copy a batch's new contacts (their whole rows but the id) sorted by phone (`_by_phone`),
+        with ids from the sequence in file order: the contact at `positions[i]` of the batch gets
+        the batch's `positions[i]`-th id.
 
         The unique (campaign_id, phone) index then takes the batch's numbers in order, each insert
         next to the previous one; the primary key's inserts stay within the batch's few pages.
         """
         ids = self._next_ids(len(by_phone))
         numbered = list(map(add, zip(map(ids.__getitem__, positions)), by_phone))
-        bulk_insert(self._connection, contacts, _NUMBERED_COLUMNS, numbered, self._shared)
+        bulk_insert(self._connection, contacts, (*_NUMBERED_COLUMNS, *self._shared), numbered)
 
     def _next_ids(self, count: int) -> Sequence[int]:
         """`count` new ids, in increasing order. One row comes back: the range the ids make, and
