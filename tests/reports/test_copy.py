@@ -1,5 +1,5 @@
-"""PostgreSQL's COPY reader (`reports.copy.copy_csv`): every row, in batches, and a connection
-left usable when the query fails part way or the output refuses the bytes."""
+"""PostgreSQL's COPY reader (`reports.copy.copy_csv`, `copy_halves`): every row, in batches, and
+connections left usable when the query fails part way or the output refuses the bytes."""
 
 from __future__ import annotations
 
@@ -10,12 +10,37 @@ from typing import Any
 import psycopg
 import pytest
 from reports_helpers import make_campaign
-from sqlalchemy import Connection, Integer, Select, func, insert, literal, select
+from sqlalchemy import Connection, Integer, Select, func, insert, literal, select, text
 
 from campaigner.db import Database
 from campaigner.db.schema import contacts
 from campaigner.reports import copy
 from campaigner.reports.queries import middle_phone
+
+
+def _contacts(database: Database, count: int) -> int:
+    """A campaign of `count` pending contacts; its id."""
+    campaign = make_campaign(database)
+    now = datetime.now(UTC)
+    with database.write() as connection:
+        connection.execute(
+            insert(contacts),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "phone": f"+1212555{n:04d}",
+                    "phone_raw": f"+1212555{n:04d}",
+                    "fields": {},
+                    "timezone": "America/New_York",
+                    "timezone_source": "default",
+                    "state": "pending",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(count)
+            ],
+        )
+    return campaign.id
 
 
 def _numbers(count: int, failing_at: int | None = None) -> Select[Any]:
@@ -105,3 +130,28 @@ def test_the_middle_number_from_a_sample_is_the_median(postgresql: Database) -> 
         sampled = middle_phone(connection, campaign.id, 1, sample_percent=100)
         exact = middle_phone(connection, campaign.id, 1, sample_percent=0)
     assert sampled == exact == phones[150]
+
+
+def test_two_halves_read_at_once_write_every_row_in_order(postgresql: Database) -> None:
+    campaign_id = _contacts(postgresql, 3 * copy.BATCH)
+    query = select(contacts.c.phone).where(contacts.c.campaign_id == campaign_id)
+    out = io.StringIO()
+    with postgresql.read() as connection:
+        assert copy.copy_halves(connection, campaign_id, query, out, split_from=1) == 3_000
+    assert out.getvalue() == "".join(f"+1212555{n:04d}\n" for n in range(3_000))
+
+
+def test_an_output_error_stops_both_halves_and_their_copies(postgresql: Database) -> None:
+    """The error leaves the two COPYs read at once in one thread; neither is left running."""
+    campaign_id = _contacts(postgresql, 3 * copy.BATCH)
+    query = select(contacts.c.phone).where(contacts.c.campaign_id == campaign_id)
+    out = io.TextIOWrapper(io.BufferedWriter(_Full(), buffer_size=16), encoding="utf-8")
+    with postgresql.read() as connection:
+        with pytest.raises(OSError, match="No space"):
+            copy.copy_halves(connection, campaign_id, query, out, split_from=1)
+        copying = connection.execute(
+            select(func.count())
+            .select_from(text("pg_stat_activity"))
+            .where(text("query LIKE 'COPY%' AND state <> 'idle' AND pid <> pg_backend_pid()"))
+        ).scalar_one()
+    assert copying == 0
