@@ -80,6 +80,11 @@ from .reporting import Reporter, RunResult
 from .sending import Sender, WindowCheck
 from .stopping import ExitCode, Finish, Later, Stop, Wait, when_idle
 
+# The share of the calls in flight allowed that must be free before a claim that they limit: a
+# claim costs a few milliseconds whatever its size (its statements and its commit), and where the
+# call slots limit the pace (uncapped), they come free a few at a time, as calls end. Measured on
+# the dial benchmark (uncapped, 2,000 in flight): 1,798 claims of 56 contacts, 6.8 ms of CPU each.
+MIN_CLAIM_SHARE = 0.05
 # Seconds of calls claimed ahead of their turn. A claim checks the do-not-call list (the window is
 # checked again as each request goes out), so it should be no older than this when its request
 # leaves; enough ahead that a claim waiting behind a batch of answers being written does not leave
@@ -149,6 +154,7 @@ class Dialer:
             )
         self.rate_cap = self.pacer.pace.rate if self.pacer.pace else math.inf
         self.lookahead = self._lookahead(1)
+        self.min_claim = max(1, math.floor(self.max_in_flight * MIN_CLAIM_SHARE))
         self.marker = (
             Marker(DatabaseWorker(database), self.lease, self.rate_cap, self.lookahead)
             if self.shared
@@ -274,12 +280,14 @@ class Dialer:
             if self._deadline is not None and self.clock.now() >= self._deadline:
                 self.request_stop(Stop.DEADLINE, "the run's time is up (--max-duration / --until)")
                 return
-            want = min(
-                self.max_in_flight - self.in_flight,
-                self.lookahead - len(self.unsent),
-                self.options.max_batch,
-            )
-            if want <= 0 or len(self.unsent) > self.lookahead // 2:  # claim in batches
+            free = self.max_in_flight - self.in_flight
+            room = self.lookahead - len(self.unsent)
+            want = min(free, room, self.options.max_batch)
+            if (
+                want <= 0
+                or len(self.unsent) > self.lookahead // 2  # claim in batches
+                or free < min(room, self.min_claim)  # the call slots limit it: gather some first
+            ):
                 await self._wait(1.0)
                 continue
             batch = await self.db.write(partial(self._claim, self.clock.now(), want))

@@ -83,3 +83,23 @@ def test_a_campaign_runs_to_the_end_with_retries(
         assert get_campaign_by_id(connection, campaign.id).status is CampaignStatus.COMPLETED
     attempts = attempt_rows(database, campaign)
     assert all(a["outcome"] is not None and a["provider_call_id"] for a in attempts)
+
+
+def test_claims_limited_by_the_call_slots_wait_for_a_twentieth_of_them(
+    database: Database,
+) -> None:
+    # Uncapped in effect: the 200 slots limit the claims, and calls end a few at a time.
+    campaign = make_campaign(database, calls_per_second=10_000, max_in_flight=200)
+    phones = us_numbers(1000)
+    add_contacts(database, campaign, phones)
+    mix = Behaviour(seed=1, mix=outcome_mix("delivered=1"))
+    with running_simulator(SimulatorConfig(behaviour=mix)) as simulator:
+        run = run_dialer(database, campaign, simulator)
+
+    assert run.result.stop is Stop.FINISHED, run.output
+    claims: dict[object, int] = {}  # one claim, one requested_at
+    for attempt in attempt_rows(database, campaign):
+        claims[attempt["requested_at"]] = claims.get(attempt["requested_at"], 0) + 1
+    sizes = list(claims.values())
+    assert sum(sizes) == len(phones)
+    assert min(sizes[:-1]) >= 10, sizes  # the last one takes what is left
