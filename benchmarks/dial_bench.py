@@ -5,9 +5,9 @@ For each database (SQLite, PostgreSQL) and each cap (50, 500 calls/s, uncapped) 
   - creates a fresh database with one campaign of --contacts contacts (all due, the window open);
   - runs `campaigner simulate` in a process of its own, answering every dial request after
     200 ms (real APIs take 100-500 ms) with calls that end at once, every one delivered;
-  - runs the dialer in a child process (one worker, its webhook receiver in the same process,
-    as `campaigner run` does, or with --receiver separate a `campaigner serve` beside it), so
-    that its peak memory is its own;
+  - runs the dialer in a child process (one worker, its webhook receiver in a process of its
+    own as `campaigner run` does, with --receiver here in the dialer's process, or with
+    --receiver separate a `campaigner serve` beside it), so that its peak memory is its own;
   - prints: calls per second achieved (the calls dialled over the time from the first request
     sent to the last) against the cap; the most calls in any one-second window, as the simulator
     received them and as the dialer sent them (instrumented); the time to finish (or the calls
@@ -151,7 +151,8 @@ def child(
     url: str, name: str, simulator: str, receiver_url: str, max_duration: float | None
 ) -> None:
     """Run the dialer and print what it did as one JSON line on stdout. `receiver_url`: a
-    separate `campaigner serve`, or "here" to receive webhooks in this process."""
+    separate `campaigner serve`, "child" to receive webhooks in a process the run starts (as
+    `campaigner run` does), or "here" to receive them in this process."""
     database = open_database(parse_database_url(url))
     settings = Settings(
         {
@@ -176,9 +177,7 @@ def child(
             settings,
             reporter=reporter_for(log, "text", interval=10.0),
             options=RunOptions(max_duration=max_duration, drain_timeout=30),
-            receiver=ReceiverOptions()
-            if receiver_url == "here"
-            else ReceiverOptions(enabled=False, public_url=receiver_url),
+            receiver=_receiver_options(receiver_url),
         ),
         backend_options={"use_uvloop": True},
     )
@@ -190,6 +189,7 @@ def child(
         ).one()
     database.dispose()
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    receiver = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run's receiver process, if any
     event_span = (last_event - first_event).total_seconds() if stored > 1 else 0.0
     print(
         json.dumps(
@@ -204,10 +204,20 @@ def child(
                 "sent_rate": (len(sent) - 1) / (max(sent) - min(sent)) if len(sent) > 1 else 0.0,
                 "peak_rss_mb": usage.ru_maxrss / 1024,
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "receiver_cpu_seconds": receiver.ru_utime + receiver.ru_stime,
+                "receiver_peak_rss_mb": receiver.ru_maxrss / 1024,
                 "contacts": {state.value: n for state, n in result.contacts.items() if n},
             }
         )
     )
+
+
+def _receiver_options(receiver_url: str) -> ReceiverOptions:
+    if receiver_url == "child":
+        return ReceiverOptions(process=True)
+    if receiver_url == "here":
+        return ReceiverOptions()
+    return ReceiverOptions(enabled=False, public_url=receiver_url)
 
 
 def _record_send_times() -> list[float]:
@@ -350,7 +360,7 @@ def run_one(
             url.render_as_string(hide_password=False),
             name,
             simulator.url,
-            receiver.url if receiver else "here",
+            receiver.url if receiver else args.receiver,
         ]
         if limit:
             command.append(str(limit))
@@ -370,7 +380,7 @@ def run_one(
         outcome["numbers_called_twice"] = stats["numbers_called_more_than_once"]
         outcome["limited"] = limit
         outcome["simulator_cpu"] = cpu_seconds(simulator.process.pid) - simulator_cpu
-        outcome["receiver_cpu"] = receiver_cpu
+        outcome["receiver_cpu"] = receiver_cpu or outcome.get("receiver_cpu_seconds", 0.0)
         return outcome
     finally:
         if pg_name:
@@ -385,12 +395,18 @@ def report(backend: str, cap: float | None, outcome: dict[str, Any]) -> None:
         if outcome["limited"]
         else f"all {outcome['attempts']:,} in {outcome['seconds']:.0f}s"
     )
+    receiver_rss = (
+        f" (receiver {outcome['receiver_peak_rss_mb']:.0f} MB)"
+        if outcome.get("receiver_peak_rss_mb")
+        else ""
+    )
     print(
         f"{backend:<10} {cap_text:<9} {outcome['sent_rate']:8.1f} calls/s{share}; "
         "most in any second: "
         f"{outcome['max_in_any_second']} received, {outcome['sent_max_in_any_second']} sent; "
         f"{finished}; "
-        f"peak RSS {outcome['peak_rss_mb']:.0f} MB; receiver {outcome['events']:,} events, "
+        f"peak RSS {outcome['peak_rss_mb']:.0f} MB{receiver_rss}; "
+        f"receiver {outcome['events']:,} events, "
         f"{outcome['events_per_second']:.0f}/s; numbers called twice "
         f"{outcome['numbers_called_twice']}; exit {outcome['exit_code']}",
         flush=True,
@@ -417,10 +433,10 @@ def main() -> None:
     parser.add_argument("--max-duration", type=float, default=60.0)
     parser.add_argument(
         "--receiver",
-        choices=["here", "separate"],
-        default="here",
-        help="webhooks received in the dialer's process (as `campaigner run` does), or by a "
-        "separate `campaigner serve`",
+        choices=["child", "here", "separate"],
+        default="child",
+        help="webhooks received by a process the run starts (as `campaigner run` does), in the "
+        "dialer's own process, or by a separate `campaigner serve`",
     )
     parser.add_argument(
         "--finish-within",

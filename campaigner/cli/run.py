@@ -170,15 +170,17 @@ def run_command(
     resumed only with --resume (or `campaigner campaign resume`): otherwise the run dials nothing
     and exits 3, so a cron job cannot undo a pause.
 
-    Webhooks are received by this process while it runs (see --listen, --public-url,
-    --no-receiver). `campaigner campaign pause` or `cancel` from another terminal stops it within
-    two seconds. Ctrl-C stops dialing and waits for calls under way; a second Ctrl-C stops at once.
+    Webhooks are received while it runs, by a process it starts and stops (see --listen,
+    --public-url, --no-receiver). `campaigner campaign pause` or `cancel` from another terminal
+    stops it within two seconds. Ctrl-C stops dialing and waits for calls under way; a second
+    Ctrl-C stops at once.
 
     Exit status: 0 every contact is final; 3 paused or cancelled by an operator, or found paused;
     69 paused because the provider refused a call or failed too often in a row (fix, then run
     again with --resume);
     75 work left for later (calling windows closed, retries not yet due, --max-duration or
-    --until): the last line says when, so cron can simply run it again; 130 interrupted.
+    --until): the last line says when, so cron can simply run it again; also when the webhook
+    receiver's process died; 130 interrupted.
 
     On PostgreSQL, several `campaigner run` of one campaign (on one machine or many) share it:
     the calls per second and calls in flight hold for them all, and the work of one that dies is
@@ -198,7 +200,7 @@ def run_command(
         breaker_threshold=breaker,
         lease=lease,
     )
-    receiver = ReceiverOptions(not no_receiver, host, port, public_url)
+    receiver = ReceiverOptions(not no_receiver, host, port, public_url, process=True)
     settings = load_settings(config_file)
     reporter = reporter_for(sys.stdout, log_format)
     with (

@@ -10,7 +10,9 @@ breaker's after the provider refused or failed), and a run started by cron must 
 cancelled campaign, a paused one not resumed, or a completed one with nothing left, is reported
 and left alone.
 
-The receiver runs in the same process unless `ReceiverOptions.enabled` is off (a separate
+The receiver runs in the same process, or with `ReceiverOptions.process` in a process of its own
+that the run starts and stops (`receiver.serving_in_child`: what `campaigner run` does, so that
+the dialing loop has a core to itself), unless `ReceiverOptions.enabled` is off (a separate
 `campaigner serve` takes the webhooks, at `public_url`). Without webhook credentials configured,
 an in-process receiver makes up a one-off token for the run: webhooks arriving after the run
 exits are then refused, which is why `campaigner serve` with a configured token exists.
@@ -18,6 +20,7 @@ exits are then refused, which is why `campaigner serve` with a configured token 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
 import signal
@@ -37,7 +40,7 @@ from ..errors import ConfigError
 from ..model import CampaignStatus, ContactState
 from ..notifications import NotificationSender
 from ..providers import ProviderAdapter, adapter_for
-from ..receiver import WebhookAuth, create_app, serving
+from ..receiver import WebhookAuth, create_app, serving, serving_in_child
 from ..store.attempts import Applied
 from ..store.campaigns import contact_counts, get_campaign, set_status
 from .engine import Dialer, RunOptions
@@ -53,6 +56,7 @@ class ReceiverOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port
     public_url: str | None = None  # where providers reach the receiver; default: where it listens
+    process: bool = False  # serve it from a child process (see the module docstring)
 
 
 async def run_campaign(
@@ -179,15 +183,37 @@ async def _run_campaign(
         for dialer in dialers:
             dialer.on_applied(result)
 
-    app = create_app(database, settings, auth=auth, on_applied=applied)
-    async with serving(app, receiver.host, receiver.port) as running:
-        public_url = receiver.public_url or running.url
+    def lost(message: str) -> None:
+        for dialer in dialers:
+            dialer.request_stop(Stop.RECEIVER_LOST, message)
+
+    async with contextlib.AsyncExitStack() as serving_stack:
+        if receiver.process:
+            url = await serving_stack.enter_async_context(
+                serving_in_child(
+                    database,
+                    settings,
+                    auth,
+                    receiver.host,
+                    receiver.port,
+                    on_applied=applied,
+                    on_lost=lost,
+                )
+            )
+        else:
+            app = create_app(database, settings, auth=auth, on_applied=applied)
+            running = await serving_stack.enter_async_context(
+                serving(app, receiver.host, receiver.port)
+            )
+            url = running.url
+        public_url = receiver.public_url or url
         provider = campaign.settings.provider
+        where = " (its own process)" if receiver.process else ""
         reporter.note(
             "receiver.listening",
-            f"receiving webhooks on {running.url}; providers post to "
+            f"receiving webhooks on {url}{where}; providers post to "
             f"{auth.shown_callback_url(public_url, provider)}",
-            url=running.url,
+            url=url,
         )
         if adapter.capabilities.callback_per_caller_id:
             reporter.note(

@@ -36,6 +36,7 @@ class Stop(StrEnum):
     BREAKER = "breaker"  # too many provider failures in a row: the campaign is paused
     INTERRUPTED = "interrupted"  # SIGINT or SIGTERM
     LEASE_LOST = "lease_lost"  # another worker found this one dead and took over its work
+    RECEIVER_LOST = "receiver_lost"  # the webhook receiver's process died: no call could end
 
     @property
     def exit_code(self) -> ExitCode:
@@ -52,6 +53,7 @@ _EXIT_CODES = {
     Stop.BREAKER: ExitCode.PROVIDER,
     Stop.INTERRUPTED: ExitCode.INTERRUPTED,
     Stop.LEASE_LOST: ExitCode.LATER,
+    Stop.RECEIVER_LOST: ExitCode.LATER,
 }
 
 

@@ -62,7 +62,16 @@ async def start_receiver(
     app: ReceiverApp, host: str = "127.0.0.1", port: int = 0
 ) -> RunningReceiver:
     """Serve `app` on host:port in the running loop; returns once it listens."""
-    sock = _bind(host, port)
+    return await start_receiver_on(app, bind(host, port), host)
+
+
+async def start_receiver_on(
+    app: ReceiverApp, sock: socket.socket, host: str | None = None
+) -> RunningReceiver:
+    """Serve `app` on a bound socket (closed if serving fails); returns once it listens. `host`
+    is the name its URL shows (default: the address it is bound to)."""
+    bound_host, port = sock.getsockname()[:2]
+    host = host or bound_host
     running = AsyncExitStack()
     try:
         await running.enter_async_context(app.running())
@@ -74,7 +83,7 @@ async def start_receiver(
         sock.close()
         await running.aclose()
         raise
-    return RunningReceiver(host, sock.getsockname()[1], server, connections, running)
+    return RunningReceiver(host, port, server, connections, running)
 
 
 @asynccontextmanager
@@ -89,7 +98,8 @@ async def serving(
         await running.stop()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket's address taken (port 0: a free one); ConfigError if it cannot be."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
     # without it every keep-alive answer waits out the client's delayed ACK (about 40 ms).
