@@ -24,8 +24,8 @@ from ..db.schema import contacts
 from ..errors import DatabaseError
 from .cells import contact_cells, contact_select
 from .queries import SPLIT_FROM, Filters, Period, campaign_zones, middle_phone
+from .sqlite_lines import reader, write_lines
 
-FETCH = 5_000
 _SEND = 1 << 30  # bytes asked of one sendfile call
 
 
@@ -79,8 +79,10 @@ def write_csv(
     is written at the same time by a second process (`sqlite_lines`) into a temporary file,
     copied after the first half. The second process is started before the statement is built
     (the campaign's zones take a scan of its contacts), so that its own start overlaps that
-    work. The halves are two read transactions: during a run, the second may see calls the
-    first did not (each row is whole; none is missing or written twice).
+    work. Each half is read on a connection of its own (`sqlite_lines.reader`), in a read
+    transaction of its own: during a run, the second may see calls the first did not, and
+    either a contact imported after the zones were found (its local times then empty); each
+    row is whole, none is missing or written twice.
     """
     path = connection.engine.url.database
     middle = None
@@ -104,9 +106,12 @@ def write_csv(
                 _statement(connection, query.where(contacts.c.phone >= middle)).encode()
             )
             child.stdin.close()
-            count = _write(
-                connection, _statement(connection, query.where(contacts.c.phone < middle)), out
-            )
+            own = reader(path)
+            try:
+                lower = _statement(connection, query.where(contacts.c.phone < middle))
+                count = write_lines(own, lower, out)
+            finally:
+                own.close()
             errors = child.stderr.read().decode(errors="replace")
         finally:
             child.stderr.close()
@@ -158,13 +163,4 @@ def _write(connection: Connection, statement: str, out: TextIO) -> int:
     """Write the lines of `statement` to `out`, fetched from the driver's cursor; how many."""
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = driver.execute(statement)
-    try:
-        count = 0
-        write = out.writelines
-        while batch := cursor.fetchmany(FETCH):
-            write([row[0] for row in batch])
-            count += len(batch)
-    finally:
-        cursor.close()
-    return count
+    return write_lines(driver, statement, out)

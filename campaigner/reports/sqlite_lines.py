@@ -10,6 +10,7 @@ imports take.
 from __future__ import annotations
 
 import sys
+from typing import Any, TextIO
 
 from ..sqlite_driver import driver
 
@@ -17,17 +18,37 @@ FETCH = 5_000
 BUSY_TIMEOUT_S = 30.0
 
 
+def reader(path: str) -> Any:
+    """A read-only connection of its own to the SQLite file `path`, for one half's statement.
+
+    The first half is read on one too: on campaigner's own connection (its pragmas set, in a
+    transaction) the same statement took ~13% more CPU (4.1 against 3.6 CPU-s for half a million
+    contacts, in the same process), for a reason not found yet."""
+    connection = driver.connect(path, timeout=BUSY_TIMEOUT_S)
+    connection.execute("PRAGMA query_only = ON")
+    return connection
+
+
+def write_lines(connection: Any, statement: str, out: TextIO) -> int:
+    """Write the single text column of each row of `statement` to `out`; how many rows."""
+    cursor = connection.execute(statement)
+    try:
+        count = 0
+        write = out.writelines
+        while batch := cursor.fetchmany(FETCH):
+            write([row[0] for row in batch])
+            count += len(batch)
+    finally:
+        cursor.close()
+    return count
+
+
 def main() -> None:
     statement = sys.stdin.read()
-    connection = driver.connect(sys.argv[1], timeout=BUSY_TIMEOUT_S)
+    connection = reader(sys.argv[1])
     try:
-        connection.execute("PRAGMA query_only = ON")
-        cursor = connection.execute(statement)
-        count = 0
         with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as out:
-            while batch := cursor.fetchmany(FETCH):
-                out.writelines([row[0] for row in batch])
-                count += len(batch)
+            count = write_lines(connection, statement, out)
     finally:
         connection.close()
     sys.stderr.write(f"{count}\n")
