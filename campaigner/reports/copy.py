@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import io
 import select
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from sqlalchemy import Connection, Select
 
 from ..db.schema import contacts
 from ..errors import DatabaseError
+from ..outfiles import append_file
 from .cells import contact_cells, contact_select, local_time, utc_text
 from .queries import Filters, attempt_query, campaign_zones, import_files, middle_phone
 
@@ -189,12 +189,7 @@ def copy_halves(
             _copying(upper, query.where(contacts.c.phone >= middle), second) as rest,
         ):
             count, more = _read([first, rest])
-        spill.seek(0)
-        buffer = getattr(out, "buffer", None)
-        if buffer is not None:
-            shutil.copyfileobj(spill, buffer)
-            buffer.flush()
-        else:
-            out.write(spill.read().decode())
+        second.flush()
+        append_file(spill, out)
         second.detach()
     return count + more
