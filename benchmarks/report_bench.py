@@ -8,8 +8,11 @@ The campaign is built directly in the database, by SQL (a recursive CTE on SQLit
 generate_series on PostgreSQL), in seconds: contacts in five time zones with four CSV columns,
 and attempts in the proportions of a real run: 5% suppressed (never called), 55% delivered at the
 first call, 20% delivered at the second, 10% no answer three times, 5% busy three times, 5%
-failed three times (1.5 calls a contact). Each contact's first and last call are copied onto
-it by the database's triggers on attempts (migration 0010) as the attempts are inserted, as
+failed three times (1.5 calls a contact), from 21 November 2026 12:00 UTC to a day and three
+hours later. Each call's local time is written as the dialer writes it (`windows.local_text`):
+the zones keep one offset over that span (checked with zoneinfo, `_offsets`), so it is the UTC
+time shifted by its zone's offset. Each contact's first and last call are copied onto it by the
+database's triggers on attempts (migrations 0010 and 0013) as the attempts are inserted, as
 during a real run; that makes the build slower (minutes on PostgreSQL), not the reports.
 
 Each export is `campaigner report` run as a child process, exactly as a user runs it, writing to
@@ -34,6 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +51,7 @@ from campaigner.config import parse_database_url  # noqa: E402
 from campaigner.db import Database, open_database, upgrade  # noqa: E402
 from campaigner.model import CampaignStatus, MessageKind, Outcome, Provider  # noqa: E402
 from campaigner.store.campaigns import create_campaign, set_status  # noqa: E402
-from campaigner.windows import CallingWindow  # noqa: E402
+from campaigner.windows import CallingWindow, local_text, zone_named  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAME = "bench"
@@ -58,6 +62,9 @@ ZONES = (
     "America/Los_Angeles",
     "Europe/London",
 )
+
+FIRST_CALL = 1795262400  # 2026-11-21 12:00 UTC; calls up to a day and 3 h 30 s later
+LAST_CALL = FIRST_CALL + 86400 + 3 * 3600 + 30
 
 # Each contact's state and number of calls by its row number i % 20: 0 suppressed (no call),
 # 1-11 delivered (1 call), 12-15 delivered (2 calls, the first busy), 16-17 no_answer (3 calls),
@@ -85,6 +92,24 @@ def _settings() -> CampaignSettings:
         default_region="US",
         default_timezone="America/New_York",
     ).validate()
+
+
+def _offsets() -> dict[str, tuple[int, str]]:
+    """Each zone's UTC offset over the calls' span, in seconds and as `local_text` writes it;
+    an error if one changes within the span (checked every minute)."""
+    found: dict[str, tuple[int, str]] = {}
+    for name in ZONES:
+        zone = zone_named(name)
+        seen = {
+            local_text(datetime.fromtimestamp(moment, UTC), zone)[19:]
+            for moment in range(FIRST_CALL, LAST_CALL + 60, 60)
+        }
+        if len(seen) != 1:
+            raise SystemExit(f"{name} changes its offset during the calls: {sorted(seen)}")
+        (offset,) = seen
+        sign = -1 if offset.startswith("-") else 1
+        found[name] = (sign * (int(offset[1:3]) * 3600 + int(offset[4:6]) * 60), offset)
+    return found
 
 
 def build(database: Database, count: int) -> None:
@@ -130,23 +155,29 @@ def build(database: Database, count: int) -> None:
                 f"{now} {source}"
             )
         )
+    offsets = _offsets()
+    shift = " ".join(f"WHEN '{z}' THEN {s}" for z, (s, _) in offsets.items())
+    shift = f"CASE c.timezone {shift} END"
+    offset = " ".join(f"WHEN '{z}' THEN '{o}'" for z, (_, o) in offsets.items())
+    offset = f"CASE c.timezone {offset} END"
+    placed = f"{FIRST_CALL} + (c.id % 86400) + a.n * 3600"
     if sqlite:
-        requested = (
-            "strftime('%Y-%m-%d %H:%M:%S', 1795262400 + (c.id % 86400) + a.n * 3600, "
-            "'unixepoch') || '.000000'"
-        )
+        requested = f"strftime('%Y-%m-%d %H:%M:%S', {placed}, 'unixepoch') || '.000000'"
+        local = f"strftime('%Y-%m-%dT%H:%M:%S', {placed} + {shift}, 'unixepoch') || {offset}"
         answered = (
-            "CASE WHEN {o} = 'delivered' THEN strftime('%Y-%m-%d %H:%M:%S', 1795262400 + "
-            "(c.id % 86400) + a.n * 3600 + 8, 'unixepoch') || '.000000' END"
+            "CASE WHEN {o} = 'delivered' THEN "
+            f"strftime('%Y-%m-%d %H:%M:%S', {placed} + 8, 'unixepoch') || '.000000' END"
         )
-        ended = (
-            "strftime('%Y-%m-%d %H:%M:%S', 1795262400 + (c.id % 86400) + a.n * 3600 + 30, "
-            "'unixepoch') || '.000000'"
-        )
+        ended = f"strftime('%Y-%m-%d %H:%M:%S', {placed} + 30, 'unixepoch') || '.000000'"
         numbers = "(SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) AS a"
     else:
-        base = "to_timestamp(1795262400 + (c.id % 86400) + a.n * 3600"
+        base = f"to_timestamp({placed}"
         requested = f"{base})"
+        # (`\\:`: a colon, not a bound parameter of `text`.)
+        local = (
+            f"to_char({base} + {shift}) AT TIME ZONE 'UTC', "
+            f"'YYYY-MM-DD\"T\"HH24\\:MI\\:SS') || {offset}"
+        )
         answered = "CASE WHEN {o} = 'delivered' THEN " + base + " + 8) END"
         ended = f"{base} + 30)"
         numbers = "generate_series(1, 3) AS a(n)"
@@ -154,10 +185,10 @@ def build(database: Database, count: int) -> None:
         connection.execute(
             text(
                 "INSERT INTO attempts (contact_id, campaign_id, attempt_number, provider, "
-                "correlation_key, provider_call_id, progress, requested_at, answered_at, ended_at, "
-                "outcome, provider_reason) "
+                "correlation_key, provider_call_id, progress, requested_at, requested_local, "
+                "answered_at, ended_at, outcome, provider_reason) "
                 f"SELECT c.id, c.campaign_id, a.n, 'enablex', 'k' || c.id || '-' || a.n, "
-                f"'call-' || c.id || '-' || a.n, 'ended', {requested}, "
+                f"'call-' || c.id || '-' || a.n, 'ended', {requested}, {local}, "
                 f"{answered.format(o=_OUTCOME)}, {ended}, {_OUTCOME}, "
                 f"CASE WHEN ({_OUTCOME}) = 'delivered' THEN 'playfinished' ELSE "
                 f"'disconnected: ' || ({_OUTCOME}) END "

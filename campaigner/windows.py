@@ -140,6 +140,13 @@ def zone_named(name: str) -> ZoneInfo:
         ) from None
 
 
+def local_text(moment: datetime, zone: ZoneInfo) -> str:
+    """`moment` as the wall time of `zone` to the second (the fraction dropped) with its UTC
+    offset, `2026-11-20T09:03:09-05:00`: a call's local time as the dialer records it and the
+    reports print it."""
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
 def _day_index(name: str, text: str) -> int:
     key = name.strip()[:3]
     if key not in DAY_NAMES:

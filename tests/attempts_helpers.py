@@ -14,9 +14,11 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from campaigner.campaigns import CampaignSettings, Message, RetryPolicy
 from campaigner.db import Database
 from campaigner.db.schema import attempts, contacts, events
+from campaigner.errors import ValidationError
 from campaigner.model import ContactState, MessageKind, Outcome, Provider
 from campaigner.providers import Progress
 from campaigner.store.campaigns import create_campaign
+from campaigner.windows import local_text, zone_named
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 CALLER_ID = "+13215550100"
@@ -65,6 +67,15 @@ def make_contact(database: Database, campaign_id: int, phone: str = "+1202555018
         )
 
 
+def local_time(zone_name: str, moment: datetime) -> str | None:
+    """An attempt's `requested_local` as the dialer writes it; None in a zone Python does not
+    know (the dialer never calls one; an upgraded database's older calls may have one)."""
+    try:
+        return local_text(moment, zone_named(zone_name))
+    except ValidationError:
+        return None
+
+
 def start_attempt(
     database: Database,
     contact_id: int,
@@ -77,7 +88,9 @@ def start_attempt(
     key = uuid.uuid4().hex
     with database.write() as connection:
         row = connection.execute(
-            select(contacts.c.campaign_id, contacts.c.attempts).where(contacts.c.id == contact_id)
+            select(contacts.c.campaign_id, contacts.c.attempts, contacts.c.timezone).where(
+                contacts.c.id == contact_id
+            )
         ).one()
         connection.execute(
             update(contacts)
@@ -101,6 +114,7 @@ def start_attempt(
                 correlation_key=key,
                 progress=Progress.REQUESTED.value,
                 requested_at=requested_at,
+                requested_local=local_time(row.timezone, requested_at),
                 sent_at=requested_at,
             )
             .returning(attempts.c.id)
@@ -126,7 +140,9 @@ def contact(database: Database, contact_id: int) -> RowMapping:
 SUMMARY = {
     "first_call_at": "requested_at",
     "first_call_id": "provider_call_id",
+    "first_call_local": "requested_local",
     "last_call_at": "requested_at",
+    "last_call_local": "requested_local",
     "last_call_id": "provider_call_id",
     "last_answered_at": "answered_at",
     "last_ended_at": "ended_at",

@@ -1,6 +1,7 @@
-"""The first and last call kept on each contact (migration 0010's triggers) agree with attempts
-after every kind of write: a call placed, its answer, a late hang-up, a call id arriving after
-the outcome, an earlier attempt changed, a claim undone (its attempt deleted)."""
+"""The first and last call kept on each contact (migration 0010's triggers, their local times
+since 0013) agree with attempts after every kind of write: a call placed, its answer, a late
+hang-up, a call id arriving after the outcome, an earlier attempt changed, a claim undone (its
+attempt deleted)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def test_the_summary_follows_every_write_to_attempts(database: Database) -> None
 
     first, _ = start_attempt(database, one)
     assert_summaries_match(database)
+    _change(database, first, requested_local="2026-03-02T16:00:00+01:00")  # copied on change
+    assert_summaries_match(database)
     _change(database, first, provider_call_id="call-1", answered_at=later(5))
     assert_summaries_match(database)
     _change(database, first, outcome="busy", provider_reason="=busy", ended_at=later(9))
@@ -44,7 +47,9 @@ def test_the_summary_follows_every_write_to_attempts(database: Database) -> None
     with database.read() as connection:
         row = connection.execute(select(contacts).where(contacts.c.id == one)).mappings().one()
     assert (row["last_call_at"], row["last_call_id"]) == (later(600), None)
+    assert row["last_call_local"] == "2026-03-02T10:10:00-05:00"
     assert (row["first_call_at"], row["first_call_id"]) == (NOW, "call-1")
+    assert row["first_call_local"] == "2026-03-02T16:00:00+01:00"
     assert row["last_reason"] is None
     _change(database, second, outcome="delivered", dtmf="1", answered_at=later(605))
     assert_summaries_match(database)

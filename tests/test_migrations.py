@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from attempts_helpers import assert_summaries_match, make_campaign, make_contact, start_attempt
+from sqlalchemy import column, insert, inspect, select, table, text, update
 from sqlalchemy.engine import URL
 
 from campaigner.config import parse_database_url
-from campaigner.db import check_schema, downgrade, head_revision, migrate, open_database, upgrade
+from campaigner.db import (
+    Database,
+    check_schema,
+    downgrade,
+    head_revision,
+    migrate,
+    open_database,
+    upgrade,
+)
 from campaigner.db.migrate import current_revision, scripts_head
-from campaigner.db.schema import metadata
+from campaigner.db.schema import UTCDateTime, attempts, contacts, metadata
 from campaigner.errors import SchemaOutdated, SchemaTooNew
+from campaigner.reports.exports import Format, export
+from campaigner.store.campaigns import get_campaign_by_id
 
 
 def test_upgrade_to_head_matches_the_table_definitions(empty_database_url: URL) -> None:
@@ -88,3 +104,91 @@ def test_an_older_revision_gets_the_upgrade_message(
 def test_the_head_read_from_the_scripts_is_alembics() -> None:
     """`check_schema` trusts it to skip alembic when the database is at the head."""
     assert scripts_head() == head_revision()
+
+
+def test_0013_records_the_local_time_of_earlier_calls_and_downgrades(database: Database) -> None:
+    """Calls placed before 0013 get their local time from Python's zone database (an offset each
+    side of New York's change to summer time), and their contacts their first and last; a zone
+    Python does not know gets none, an empty local cell in the report. Downgraded, the columns
+    go and the call summaries are kept as before; upgraded again, every call has its local time."""
+    campaign_id = make_campaign(database)
+    york = make_contact(database, campaign_id, "+12025550101")
+    mars = make_contact(database, campaign_id, "+12025550102")
+    with database.write() as connection:
+        connection.execute(
+            update(contacts).where(contacts.c.id == mars).values(timezone="Mars/Olympus")
+        )
+    start_attempt(database, york)  # 2 March 2026, 15:00 UTC
+    start_attempt(database, york, requested_at=datetime(2026, 3, 9, 15, 0, 0, 600_000, UTC))
+    start_attempt(database, mars)
+
+    downgrade(database, "0012")
+    with database.engine.connect() as connection:
+        found = inspect(connection)
+        assert "requested_local" not in {c["name"] for c in found.get_columns("attempts")}
+        assert not {"first_call_local", "last_call_local"} & {
+            c["name"] for c in found.get_columns("contacts")
+        }
+    old_attempts = table(
+        "attempts",
+        *(column(name) for name in ("contact_id", "campaign_id", "attempt_number", "provider")),
+        *(column(name) for name in ("correlation_key", "progress")),
+        column("requested_at", UTCDateTime),
+    )
+    third = datetime(2026, 3, 10, 16, 30, tzinfo=UTC)
+    with database.write() as connection:
+        connection.execute(
+            insert(old_attempts).values(
+                contact_id=york,
+                campaign_id=campaign_id,
+                attempt_number=3,
+                provider="enablex",
+                correlation_key="key-3",
+                progress="requested",
+                requested_at=third,
+            )
+        )
+        last_call = connection.execute(
+            select(column("last_call_at", UTCDateTime))
+            .select_from(table("contacts"))
+            .where(column("id") == york)
+        ).scalar_one()
+    assert last_call == third  # 0012's triggers, back in place
+
+    upgrade(database)
+    with database.read() as connection:
+        placed = connection.execute(
+            select(attempts.c.contact_id, attempts.c.requested_local).order_by(attempts.c.id)
+        ).all()
+        summaries = {
+            contact_id: (first, last)
+            for contact_id, first, last in connection.execute(
+                select(contacts.c.id, contacts.c.first_call_local, contacts.c.last_call_local)
+            )
+        }
+    assert placed == [
+        (york, "2026-03-02T10:00:00-05:00"),
+        (york, "2026-03-09T11:00:00-04:00"),
+        (mars, None),
+        (york, "2026-03-10T12:30:00-04:00"),
+    ]
+    assert summaries == {
+        york: ("2026-03-02T10:00:00-05:00", "2026-03-10T12:30:00-04:00"),
+        mars: (None, None),
+    }
+    assert_summaries_match(database)
+
+    for fmt in (Format.CSV, Format.JSONL):
+        out = io.StringIO()
+        with database.read() as connection:
+            export(connection, get_campaign_by_id(connection, campaign_id), fmt, out)
+        if fmt is Format.CSV:
+            rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+        else:
+            rows = [json.loads(line) for line in out.getvalue().splitlines()]
+        local = {row["phone"]: (row["first_call_local"], row["last_call_local"]) for row in rows}
+        empty = ("", "") if fmt is Format.CSV else (None, None)
+        assert local == {
+            "+12025550101": ("2026-03-02T10:00:00-05:00", "2026-03-10T12:30:00-04:00"),
+            "+12025550102": empty,
+        }

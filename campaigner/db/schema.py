@@ -182,7 +182,8 @@ contacts = Table(
     Column("import_id", Integer),
     Column("source_row", Integer),  # data row in the imported file
     # The contact's first and last attempt (lowest and highest attempt_number), copied from
-    # attempts by triggers (migration 0010) so that a report is one scan of contacts.
+    # attempts by triggers (migrations 0010, 0011 and 0013) so that a report is one scan of
+    # contacts.
     Column("first_call_at", UTCDateTime),  # its requested_at
     Column("first_call_id", Text),  # its provider_call_id
     Column("last_call_at", UTCDateTime),
@@ -191,6 +192,8 @@ contacts = Table(
     Column("last_ended_at", UTCDateTime),
     Column("last_dtmf", Text),
     Column("last_reason", Text),  # its provider_reason
+    Column("first_call_local", Text),  # its requested_local
+    Column("last_call_local", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("campaign_id", "phone"),
@@ -214,6 +217,9 @@ attempts = Table(
     Column("provider_call_id", Text),
     Column("progress", Text, nullable=False),  # how far the call got; never moves backwards
     Column("requested_at", UTCDateTime, nullable=False),
+    # requested_at in the contact's zone as the dialer saw it, `2026-11-20T09:03:09-05:00`
+    # (`windows.local_text`); NULL when Python's zone database does not know the zone.
+    Column("requested_local", Text),
     Column("answered_at", UTCDateTime),
     Column("ended_at", UTCDateTime),
     Column("outcome", Text),  # Outcome, once final

@@ -3,8 +3,7 @@
 PostgreSQL's COPY (`copy`) and SQLite's lines (`sqlite_csv`) write the same cells, built here
 once: one scan of the campaign's contacts (each contact keeps its first and last call, see
 migration 0010), in phone-number order, times as ISO 8601 text, free text neutralised
-(`text_cell`), local times by a CASE over the offsets each zone had over the campaign's calls,
-worked out by Python's zone database (`zone_periods`), so that they match `LocalTimes`.
+(`text_cell`), local times as the dialer recorded them (migration 0013).
 """
 
 from __future__ import annotations
@@ -34,10 +33,8 @@ from .definitions import DUPLICATE, REJECTED
 from .queries import (
     FORMULA_STARTS,
     Filters,
-    Period,
     iso_text,
     seconds_text,
-    sqlite_iso,
     suppression_reason,
     text_cell,
 )
@@ -53,59 +50,22 @@ def utc_text(connection: Connection, column: Any) -> ColumnElement[Any]:
     cheaper than `to_char`."""
     if connection.dialect.name == "sqlite":
         return iso_text(connection, column)
-    return _second_text(column, 0) + literal("Z")
+    return _second_text(column) + literal("Z")
 
 
-def _second_text(column: Any, shift: int) -> ColumnElement[Any]:
-    """PostgreSQL: the timestamp `column` as the wall-clock time `shift` seconds ahead of UTC, to
-    the second, `2026-11-20T09:03:09` (DateStyle ISO, which `copy.copy_csv` sets).
+def _second_text(column: Any) -> ColumnElement[Any]:
+    """PostgreSQL: the timestamp `column` as UTC's wall-clock time to the second,
+    `2026-11-20T09:03:09` (DateStyle ISO, which `copy.copy_csv` sets).
 
     Half a second earlier and rounded to the second (a cast to `timestamp(0)`), a time after
     2000's first second (the type counts from 2000 and rounds halves away from it) loses its
     fraction: its text is then the 19 characters wanted, ~0.1 µs a value cheaper than cutting it
-    with `left` (which counts UTF-8 characters). `AT TIME ZONE` an interval is arithmetic (in
-    whole seconds), where a zone's name is looked up at every value; the intervals are
-    constants of the statement, not casts made at every row."""
-    zone = literal_column(f"INTERVAL '{shift:d} seconds'", Interval)
+    with `left` (which counts UTF-8 characters). `AT TIME ZONE` an interval is arithmetic, where
+    a zone's name is looked up at every value; the intervals are constants of the statement,
+    not casts made at every row."""
+    zone = literal_column("INTERVAL '0 seconds'", Interval)
     earlier = func.timezone(zone, column) - literal_column("INTERVAL '0.5 seconds'", Interval)
     return func.replace(cast(cast(earlier, TIMESTAMP(precision=0)), String), " ", "T")
-
-
-def local_time(
-    connection: Connection, column: Any, zones: dict[str, list[Period] | None]
-) -> ColumnElement[Any]:
-    """`2026-11-20T09:03:09-05:00`: the stored UTC time `column` in the contact's zone, shifted
-    by the offsets of `zones` (`campaign_zones`); NULL for a zone Python does not know.
-    (PostgreSQL's `AT TIME ZONE` and `to_char` cost ~5.5 µs a value.)"""
-    sqlite = connection.dialect.name == "sqlite"
-    second = func.substr(type_coerce(column, String), 1, 19)
-
-    def shifted(shift: int, offset: str) -> ColumnElement[Any]:
-        if sqlite and not shift:
-            return sqlite_iso(column, offset)
-        if sqlite:
-            # datetime() writes its digits itself, where strftime formats each field with a
-            # printf: ~800 instructions a value less on SQLite 3.51, the replace included.
-            text = func.replace(func.datetime(second, f"{shift:+d} seconds"), " ", "T")
-            return type_coerce(text, String) + offset
-        return _second_text(column, shift) + literal(offset)
-
-    def before(until: datetime) -> ColumnElement[bool]:
-        if sqlite:
-            return type_coerce(column, String) < stored(until)
-        return column < until  # type: ignore[no-any-return]
-
-    branches: dict[str, ColumnElement[Any]] = {}
-    for name, periods in zones.items():
-        if periods is None:
-            continue
-        *bounded, last = periods
-        texts = [(before(p.until), shifted(p.shift, p.offset)) for p in bounded if p.until]
-        final = shifted(last.shift, last.offset)
-        branches[name] = case(*texts, else_=final) if texts else final
-    if not branches:
-        return literal(None, String)
-    return case(branches, value=contacts.c.timezone, else_=None)
 
 
 def file_cell(files: dict[int, str]) -> ColumnElement[Any]:
@@ -120,7 +80,6 @@ def contact_cells(
     connection: Connection,
     fields: Sequence[str],
     files: dict[int, str],
-    zones: dict[str, list[Period] | None],
 ) -> list[tuple[ColumnElement[Any], bool]]:
     """`exports.CONTACT_COLUMNS`, then the CSV's own `fields`, as CSV cells: each with whether
     it is free text (neutralised here; SQLite's lines quote it)."""
@@ -134,9 +93,6 @@ def contact_cells(
     def when(column: Any) -> tuple[ColumnElement[Any], bool]:
         return plain(utc_text(connection, column))
 
-    def local(column: Any) -> tuple[ColumnElement[Any], bool]:
-        return plain(local_time(connection, column, zones))
-
     c = contacts.c
     return [
         plain(c.phone),
@@ -146,9 +102,9 @@ def contact_cells(
         (suppression_reason(connection, True), True),
         plain(c.attempts),
         when(c.first_call_at),
-        local(c.first_call_at),
+        plain(c.first_call_local),
         when(c.last_call_at),
-        local(c.last_call_at),
+        plain(c.last_call_local),
         when(c.last_answered_at),
         when(c.last_ended_at),
         plain(seconds_text(connection, c.last_answered_at, c.last_ended_at)),

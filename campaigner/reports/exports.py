@@ -30,7 +30,6 @@ from .queries import (
     FORMULA_STARTS,
     SPLIT_FROM,
     Filters,
-    LocalTimes,
     attempt_query,
     campaign_summary,
     contact_query,
@@ -128,20 +127,14 @@ def contact_rows(
     whole = whole_fields(connection, names)
 
     def generate() -> Iterator[Sequence[Any]]:
-        local = LocalTimes().local
         files_get = files.get
-        # Columns 0-20 of the query; the two local times and the file name are added here.
+        # Columns 0-22 of the query; the file name is looked up here.
         for row in stream(connection, query):
-            zone = row[17]
-            values = [row[21].get(name) for name in names] if whole else row[21:]
+            values = [row[23].get(name) for name in names] if whole else row[23:]
             yield (
-                *row[:7],
-                local(row[6], zone),
-                row[7],
-                local(row[7], zone),
-                *row[8:19],
-                files_get(row[19]),
-                row[20],
+                *row[:21],
+                files_get(row[21]),
+                row[22],
                 *(
                     [f"'{v}" if v and v[0] in _STARTS else v for v in values]
                     if neutralise
@@ -200,13 +193,7 @@ def attempt_rows(
 ) -> Rows:
     """One row per call placed, in the order they were placed."""
     query = attempt_query(connection, campaign.id, filters, neutralise=neutralise)
-
-    def generate() -> Iterator[Sequence[Any]]:
-        local = LocalTimes().local
-        for row in stream(connection, query):
-            yield (*row[:6], local(row[5], row[15]), *row[6:])
-
-    return Rows(ATTEMPT_COLUMNS, (), generate())
+    return Rows(ATTEMPT_COLUMNS, (), stream(connection, query))
 
 
 def write_csv(rows: Rows, out: TextIO) -> int:

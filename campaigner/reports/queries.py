@@ -3,8 +3,9 @@
 Exports never hold a campaign in memory: each is one query, joined and aggregated in SQL (a
 contact's first and last attempt are found through the unique (contact_id, attempt_number) index),
 read with a server-side cursor (`stream_results`) in batches of `BATCH` rows. Times are read
-as ISO 8601 text written by the database (`iso_text`); local times are derived from that text
-(`LocalTimes`). For CSV, the database also neutralises formula-looking cells (`text_cell`).
+as ISO 8601 text written by the database (`iso_text`); local times as the dialer recorded them
+(`attempts.requested_local`, migration 0013). For CSV, the database also neutralises
+formula-looking cells (`text_cell`).
 PostgreSQL's CSV export (`copy`) builds on the same pieces.
 """
 
@@ -15,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -39,9 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INTERVAL
 
 from ..db.schema import attempts, contacts, import_rejects, imports, suppressions
-from ..errors import ValidationError
 from ..model import ContactState, Outcome
-from ..windows import zone_named
 from .definitions import DUPLICATE, REJECTED, HourRate, Summary
 
 BATCH = 10_000
@@ -154,138 +152,6 @@ def seconds_text(connection: Connection, start: Any, end: Any) -> ColumnElement[
 def iso(moment: datetime | None) -> str | None:
     """A time as ISO 8601 text to the second, with its offset."""
     return None if moment is None else moment.isoformat(timespec="seconds")
-
-
-class LocalTimes:
-    """ISO 8601 UTC text (`iso_text`) turned into a contact's local time, `...T09:03:09-05:00`.
-
-    Offsets change only at a zone's transitions, which fall on whole minutes: the local minute
-    and offset of each (zone, UTC minute) are worked out once and kept, so that each value costs
-    a dictionary look-up and a concatenation.
-    """
-
-    LIMIT = 200_000  # cached minutes; the cache starts again past this
-
-    def __init__(self) -> None:
-        self._zones: dict[str, ZoneInfo | None] = {}
-        self._minutes: dict[str, tuple[str, str] | None] = {}
-
-    def zone(self, name: str) -> ZoneInfo | None:
-        try:
-            return self._zones[name]
-        except KeyError:
-            try:
-                found: ZoneInfo | None = zone_named(name)
-            except ValidationError:
-                found = None
-            self._zones[name] = found
-            return found
-
-    def local(self, utc: str | None, zone_name: str) -> str | None:
-        if utc is None:
-            return None
-        key = zone_name + utc[:16]
-        try:
-            known = self._minutes[key]
-        except KeyError:
-            known = self._minute(utc, zone_name)
-            if len(self._minutes) >= self.LIMIT:
-                self._minutes.clear()
-            self._minutes[key] = known
-        if known is None:
-            return None
-        return known[0] + utc[16:19] + known[1]
-
-    def _minute(self, utc: str, zone_name: str) -> tuple[str, str] | None:
-        zone = self.zone(zone_name)
-        if zone is None:
-            return None
-        moment = datetime.fromisoformat(utc[:16] + "+00:00").astimezone(zone)
-        text = moment.isoformat(timespec="minutes")
-        return text[:16], text[16:]
-
-
-@dataclass(frozen=True)
-class Period:
-    """A stretch of a zone's time with one UTC offset, up to `until` (UTC; None: no end)."""
-
-    until: datetime | None
-    shift: int  # seconds added to UTC
-    offset: str  # as ISO 8601 writes it: `-05:00`
-
-
-def zone_periods(zone_name: str, start: datetime, end: datetime) -> list[Period] | None:
-    """The offsets `zone_name` had from `start` to `end`, to the minute (None: unknown zone).
-
-    Found by an hourly walk and a bisection to the minute of each change (transitions fall on
-    whole minutes); the offset text is Python's own, so it matches `LocalTimes`."""
-    zone = LocalTimes().zone(zone_name)
-    if zone is None:
-        return None
-
-    def shift_at(moment: datetime) -> timedelta | None:
-        return moment.astimezone(zone).utcoffset()
-
-    def offset_at(moment: datetime) -> str:
-        return moment.astimezone(zone).isoformat(timespec="minutes")[16:]
-
-    moment = start.replace(second=0, microsecond=0)
-    periods: list[Period] = []
-    current = shift_at(moment)
-    step = timedelta(hours=1)
-    while moment <= end:
-        following = moment + step
-        if shift_at(following) != current:
-            low, high = moment, following  # changed after low, by high
-            while high - low > timedelta(minutes=1):
-                middle = low + (high - low) / 2
-                middle = middle.replace(second=0, microsecond=0)
-                if shift_at(middle) == current:
-                    low = middle
-                else:
-                    high = middle
-            periods.append(_period(high, current, offset_at(low)))
-            current = shift_at(high)
-        moment = following
-    periods.append(_period(None, current, offset_at(moment)))
-    return periods
-
-
-def _period(until: datetime | None, shift: timedelta | None, offset: str) -> Period:
-    return Period(until, int(shift.total_seconds()) if shift is not None else 0, offset)
-
-
-def campaign_zones(connection: Connection, campaign_id: int) -> dict[str, list[Period] | None]:
-    """Each time zone of the campaign's contacts, with its offsets over the campaign's calls
-    (first to last, found on the (campaign_id, requested_at) index: one look-up each, where
-    SQLite reads the whole index for a min() and a max() in one select)."""
-    start, end = connection.execute(
-        select(
-            *(
-                select(bound(attempts.c.requested_at))
-                .where(attempts.c.campaign_id == campaign_id)
-                .scalar_subquery()
-                for bound in (func.min, func.max)
-            )
-        )
-    ).one()
-    if start is None or end is None:
-        return {}
-    found = select(contacts.c.timezone).where(contacts.c.campaign_id == campaign_id)
-    if connection.dialect.name == "sqlite":
-        # Through its (campaign_id, state, ...) index SQLite reads the rows in state order, each
-        # table page several times (1.4 s for a million contacts); the campaign's range of ids,
-        # read in order, costs a fifth. (`+ 0`: no index on campaign_id for this one.)
-        low, high = connection.execute(
-            select(func.min(contacts.c.id), func.max(contacts.c.id)).where(
-                contacts.c.campaign_id == campaign_id
-            )
-        ).one()
-        found = select(contacts.c.timezone).where(
-            contacts.c.id.between(low, high), contacts.c.campaign_id + 0 == campaign_id
-        )
-    names = connection.execute(found.distinct()).scalars()
-    return {name: zone_periods(name, start, end) for name in names}
 
 
 def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
@@ -462,9 +328,8 @@ def contact_query(
     neutralise: bool = False,
 ) -> Select[Any]:
     """One row per contact, in phone-number order (the order of the campaign's unique index:
-    no sort), with the `CONTACT_COLUMNS` of `exports` less the local times, which are derived
-    from the UTC ones, and the import's id in place of its file name; then the CSV's own fields,
-    or the whole fields object when `whole_fields`."""
+    no sort), with the `CONTACT_COLUMNS` of `exports`, the import's id in place of its file
+    name; then the CSV's own fields, or the whole fields object when `whole_fields`."""
 
     def free(column: Any) -> ColumnElement[Any]:
         return text_cell(connection, column, neutralise)
@@ -481,7 +346,9 @@ def contact_query(
             suppression_reason(connection, neutralise),
             contacts.c.attempts,
             when(contacts.c.first_call_at),
+            contacts.c.first_call_local,
             when(contacts.c.last_call_at),
+            contacts.c.last_call_local,
             when(contacts.c.last_answered_at),
             when(contacts.c.last_ended_at),
             seconds_text(connection, contacts.c.last_answered_at, contacts.c.last_ended_at),
@@ -599,10 +466,8 @@ def attempt_query(
     *,
     neutralise: bool = False,
     when: Callable[[Any], ColumnElement[Any]] | None = None,
-    local: Callable[[Any], ColumnElement[Any]] | None = None,
 ) -> Select[Any]:
-    """One row per call: the `ATTEMPT_COLUMNS` of `exports`, less the local time unless `local`
-    writes it (else it is derived from the UTC text in Python). `when`: how a time is written
+    """One row per call: the `ATTEMPT_COLUMNS` of `exports`. `when`: how a time is written
     (`iso_text` by default)."""
 
     def free(column: Any) -> ColumnElement[Any]:
@@ -611,9 +476,6 @@ def attempt_query(
     def time(column: Any) -> ColumnElement[Any]:
         return when(column) if when is not None else iso_text(connection, column)
 
-    placed = [time(attempts.c.requested_at)]
-    if local is not None:
-        placed.append(local(attempts.c.requested_at))
     query = (
         select(
             contacts.c.phone,
@@ -621,7 +483,8 @@ def attempt_query(
             attempts.c.provider,
             free(attempts.c.provider_call_id),
             attempts.c.correlation_key,
-            *placed,
+            time(attempts.c.requested_at),
+            attempts.c.requested_local,
             time(attempts.c.answered_at),
             time(attempts.c.ended_at),
             seconds_text(connection, attempts.c.answered_at, attempts.c.ended_at),
@@ -729,27 +592,27 @@ def timeline(connection: Connection, campaign_id: int, most: int = 48) -> Timeli
 def local_hours(connection: Connection, campaign_id: int) -> list[HourRate]:
     """Calls placed and delivered in each hour of the callee's own day (0-23).
 
-    Counted by the database per zone and quarter-hour of UTC (zones are whole quarter hours off
-    UTC), then each quarter is placed in its zone's local hour here.
+    The hour of each call's local time as the dialer recorded it (`requested_local`, the same
+    text as the exports' local times), counted by the database; a call in a zone Python did not
+    know (no local time) counts in its UTC hour.
     """
-    quarter = epoch_seconds(connection, attempts.c.requested_at) // 900
+    local = attempts.c.requested_local
+    utc_hour = epoch_seconds(connection, attempts.c.requested_at) // 3600 % 24
     delivered = func.sum(case((attempts.c.outcome == Outcome.DELIVERED.value, 1), else_=0))
     rows = connection.execute(
         select(
-            contacts.c.timezone, cast(quarter, Integer).label("quarter"), func.count(), delivered
+            func.substr(local, 12, 2).label("hour"),
+            case((local.is_(None), cast(utc_hour, Integer))).label("utc_hour"),
+            func.count(),
+            delivered,
         )
-        .select_from(attempts)
-        .join(contacts, contacts.c.id == attempts.c.contact_id)
         .where(attempts.c.campaign_id == campaign_id)
-        .group_by(contacts.c.timezone, literal_column("quarter"))
+        .group_by(literal_column("hour"), literal_column("utc_hour"))
     )
     calls = [0] * 24
     reached = [0] * 24
-    times = LocalTimes()
-    for zone_name, index, count, good in rows:
-        zone = times.zone(zone_name)
-        moment = datetime.fromtimestamp(int(index) * 900, UTC)
-        hour = moment.astimezone(zone).hour if zone is not None else moment.hour
+    for local_hour, unknown_zone_hour, count, good in rows:
+        hour = int(local_hour if local_hour is not None else unknown_zone_hour)
         calls[hour] += count
         reached[hour] += int(good)
     return [HourRate(hour, calls[hour], reached[hour]) for hour in range(24)]

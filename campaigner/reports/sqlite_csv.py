@@ -23,7 +23,7 @@ from ..db.schema import contacts
 from ..errors import DatabaseError
 from ..outfiles import append_file
 from .cells import contact_cells, contact_select
-from .queries import SPLIT_FROM, Filters, Period, campaign_zones, middle_phone
+from .queries import SPLIT_FROM, Filters, middle_phone
 from .sqlite_lines import reader, write_lines
 
 
@@ -38,11 +38,10 @@ def contact_lines(
     fields: Sequence[str],
     filters: Filters,
     files: dict[int, str],
-    zones: dict[str, list[Period] | None],
 ) -> Select[Any]:
     """One column: each contact's CSV line, `\\n` included, in phone-number order, of the cells
-    of `cells.contact_cells` (`files`: the imports' file names; `zones`: `campaign_zones`)."""
-    cells = contact_cells(connection, fields, files, zones)
+    of `cells.contact_cells` (`files`: the imports' file names)."""
+    cells = contact_cells(connection, fields, files)
     # One printf builds the line (a chain of `||` copies the growing line at every cell); its
     # `%w` doubles the quotes of free text, a NULL one is written `""` (an empty string to any
     # CSV reader, as an empty cell is); `%s` writes NULL as nothing.
@@ -75,19 +74,17 @@ def write_csv(
 
     With more than one CPU and at least `split_from` contacts, the second half of the numbers
     is written at the same time by a second process (`sqlite_lines`) into a temporary file,
-    copied after the first half. The second process is started before the statement is built
-    (the campaign's zones take a scan of its contacts), so that its own start overlaps that
-    work. Each half is read on a connection of its own (`sqlite_lines.reader`), in a read
-    transaction of its own: during a run, the second may see calls the first did not, and
-    either a contact imported after the zones were found (its local times then empty); each
-    row is whole, none is missing or written twice.
+    copied after the first half. The second process is started before the statement is built,
+    so that its own start overlaps that work. Each half is read on a connection of its own
+    (`sqlite_lines.reader`), in a read transaction of its own: during a run, the second may
+    see calls the first did not; each row is whole, none is missing or written twice.
     """
     path = connection.engine.url.database
     middle = None
     if path is not None and path != ":memory:" and len(os.sched_getaffinity(0)) > 1:
         middle = middle_phone(connection, campaign_id, split_from)
     if path is None or middle is None:
-        query = _lines(connection, campaign_id, fields, filters, files)
+        query = contact_lines(connection, campaign_id, fields, filters, files)
         return _write(connection, _statement(connection, query), out)
     with tempfile.TemporaryFile() as second:
         child = subprocess.Popen(
@@ -99,7 +96,7 @@ def write_csv(
         assert child.stdin is not None
         assert child.stderr is not None
         try:
-            query = _lines(connection, campaign_id, fields, filters, files)
+            query = contact_lines(connection, campaign_id, fields, filters, files)
             child.stdin.write(
                 _statement(connection, query.where(contacts.c.phone >= middle)).encode()
             )
@@ -121,18 +118,6 @@ def write_csv(
             raise DatabaseError(f"report: the process writing the second half failed: {last[0]}")
         append_file(second, out)
     return count + int(errors.split()[-1])  # the child's last word is its row count
-
-
-def _lines(
-    connection: Connection,
-    campaign_id: int,
-    fields: Sequence[str],
-    filters: Filters,
-    files: dict[int, str],
-) -> Select[Any]:
-    """`contact_lines`, with the campaign's zones found (a scan of its contacts)."""
-    zones = campaign_zones(connection, campaign_id)
-    return contact_lines(connection, campaign_id, fields, filters, files, zones)
 
 
 def _write(connection: Connection, statement: str, out: TextIO) -> int:

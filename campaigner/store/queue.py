@@ -8,8 +8,10 @@ campaign's due PENDING contacts, soonest first, and for each one decides at that
   window's next opening (the contact is not failed);
 - the provider cannot make this call (`Uncallable`: a number it cannot express, a contact's audio
   URL it cannot fetch) -> the attempt is recorded with that outcome and the contact is final;
-- otherwise an attempt is created with a fresh correlation key, `contacts.attempts` is
-  incremented and the contact is IN_PROGRESS: all committed before its dial request goes out.
+- otherwise an attempt is created with a fresh correlation key and the claim's time, in UTC and
+  as the contact's local time under its zone's rules of that moment (`requested_local`, which
+  the reports print), `contacts.attempts` is incremented and the contact is IN_PROGRESS: all
+  committed before its dial request goes out.
 
 On SQLite the write transaction is `BEGIN IMMEDIATE`, so no two claims overlap; on PostgreSQL the
 rows are taken `FOR UPDATE SKIP LOCKED`, so several dialers can share a campaign without waiting
@@ -44,7 +46,7 @@ from ..db.schema import attempts, campaigns, contacts, suppressions
 from ..model import CampaignStatus, ContactState, Outcome
 from ..notifications import notify_contacts
 from ..providers.base import Progress
-from ..windows import zone_named
+from ..windows import local_text, zone_named
 from .attempts._bulk import BulkStatement
 
 T = TypeVar("T")
@@ -138,6 +140,7 @@ def claim_due(
         return batch
     window = campaign.settings.window
     zones: dict[str, ZoneInfo] = {}
+    local_now: dict[str, str] = {}  # `now` in each zone, as the attempts record it
     scanned = 0
     while len(batch.claimed) < limit and scanned < limit * _SCAN_FACTOR:
         due = _due_contacts(connection, campaign.id, now, limit - len(batch.claimed))
@@ -150,9 +153,10 @@ def claim_due(
         for contact in due:
             if contact.phone in on_list:
                 continue
-            zone = zones.get(contact.timezone) or zones.setdefault(
-                contact.timezone, zone_named(contact.timezone)
-            )
+            zone = zones.get(contact.timezone)
+            if zone is None:
+                zone = zones[contact.timezone] = zone_named(contact.timezone)
+                local_now[contact.timezone] = local_text(now, zone)
             if window.is_open(now, zone):
                 callable_now.append(contact)
             else:
@@ -166,7 +170,7 @@ def claim_due(
         batch.suppressed += sum(1 for c in due if c.phone in on_list)
         batch.deferred += sum(len(ids) for ids in deferred.values())
         batch.uncallable += _create_attempts(
-            connection, campaign, now, callable_now, prepare, batch, worker_id, sent
+            connection, campaign, now, local_now, callable_now, prepare, batch, worker_id, sent
         )
     return batch
 
@@ -215,13 +219,15 @@ def _create_attempts(
     connection: Connection,
     campaign: Campaign,
     now: datetime,
+    local_now: Mapping[str, str],
     due: Sequence[DueContact],
     prepare: Prepare[T],
     batch: ClaimBatch[T],
     worker_id: int | None,
     sent: bool,
 ) -> int:
-    """Create the attempts of `due`, claimed into `batch`; returns how many were uncallable."""
+    """Create the attempts of `due`, claimed into `batch`; returns how many were uncallable.
+    `local_now`: `now` in each contact's zone (`windows.local_text`), for `requested_local`."""
     if not due:
         return 0
     numbers = _highest_attempt_numbers(connection, [c.contact_id for c in due])
@@ -231,13 +237,16 @@ def _create_attempts(
     for contact in due:
         key = new_correlation_key()
         number = numbers.get(contact.contact_id, 0) + 1
+        local = local_now[contact.timezone]
         try:
             prepared[key] = (contact, number, prepare(contact, key))
         except Uncallable as exc:
-            rows.append((contact.contact_id, number, key, exc.outcome.value, now, exc.reason))
+            rows.append(
+                (contact.contact_id, number, key, local, exc.outcome.value, now, exc.reason)
+            )
             uncallable[exc.outcome].append(contact.contact_id)
         else:
-            rows.append((contact.contact_id, number, key, None, None, None))
+            rows.append((contact.contact_id, number, key, local, None, None, None))
     _INSERT_ATTEMPT.execute(
         connection,
         rows,
@@ -284,7 +293,15 @@ def _create_attempts(
 # claim's CPU. The ids are read back by correlation key (unique, indexed) in one query a chunk.
 _INSERT_ATTEMPT = BulkStatement.insert(
     attempts,
-    ("contact_id", "attempt_number", "correlation_key", "outcome", "ended_at", "error"),
+    (
+        "contact_id",
+        "attempt_number",
+        "correlation_key",
+        "requested_local",
+        "outcome",
+        "ended_at",
+        "error",
+    ),
     shared=("campaign_id", "provider", "progress", "requested_at", "worker_id", "sent_at"),
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +14,8 @@ from sqlalchemy import insert, update
 from campaigner.db import Database
 from campaigner.db.schema import attempts, contacts
 from campaigner.model import CampaignStatus, ContactState, Outcome
+from campaigner.reports.exports import Format, export
+from campaigner.reports.queries import Filters
 from campaigner.store.campaigns import cancel_campaign, get_campaign_by_id, set_status
 from campaigner.store.queue import (
     DueContact,
@@ -57,6 +61,43 @@ def test_a_claim_creates_each_attempt_and_marks_its_contact_in_progress(database
     contacts_now = contact_rows(database, campaign)
     seen = {p: (c["state"], c["attempts"]) for p, c in contacts_now.items()}
     assert seen == dict.fromkeys(phones, ("in_progress", 1))
+
+
+def test_each_call_records_its_local_time_under_the_zone_rules_of_that_moment(
+    database: Database,
+) -> None:
+    """`requested_local` is the claim's time in each contact's zone, the fraction dropped; a
+    contact called before and after New York's change to summer time (8 March 2026) has each
+    call's own offset, kept as its first and last call's and printed so by the report."""
+    campaign = make_campaign(database)
+    york, paris, kolkata = us_numbers(3)
+    zones = {paris: "Europe/Paris", kolkata: "Asia/Kolkata"}
+    add_contacts(database, campaign, [york, paris, kolkata], zones=zones)
+    claim(database, campaign.id)
+    with database.write() as connection:  # busy: New York's contact is due again
+        connection.execute(update(attempts).values(outcome="busy", progress="ended"))
+        connection.execute(update(contacts).where(contacts.c.phone == york).values(state="pending"))
+    claim(database, campaign.id, now=datetime(2026, 3, 9, 15, 0, 0, 750_000, tzinfo=UTC))
+
+    assert [(r["phone"], r["requested_local"]) for r in attempt_rows(database, campaign)] == [
+        (york, "2026-03-04T10:00:00-05:00"),
+        (paris, "2026-03-04T16:00:00+01:00"),
+        (kolkata, "2026-03-04T20:30:00+05:30"),
+        (york, "2026-03-09T11:00:00-04:00"),
+    ]
+    row = contact_rows(database, campaign)[york]
+    assert (row["first_call_local"], row["last_call_local"]) == (
+        "2026-03-04T10:00:00-05:00",
+        "2026-03-09T11:00:00-04:00",
+    )
+    out = io.StringIO()
+    with database.read() as connection:
+        export(connection, campaign, Format.CSV, out, filters=Filters())
+    reported = {row["phone"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert (reported[york]["first_call_local"], reported[york]["last_call_local"]) == (
+        "2026-03-04T10:00:00-05:00",
+        "2026-03-09T11:00:00-04:00",
+    )
 
 
 def test_a_contact_is_never_claimed_twice(database: Database) -> None:
@@ -218,9 +259,10 @@ def test_a_contact_the_provider_cannot_call_is_final_without_a_call(database: Da
         "invalid_number",
     )
     (attempt,) = [a for a in attempt_rows(database, campaign) if a["phone"] == bad]
-    assert (attempt["outcome"], attempt["error"]) == (
+    assert (attempt["outcome"], attempt["error"], attempt["requested_local"]) == (
         "invalid_number",
         "the provider cannot dial this number",
+        "2026-03-04T10:00:00-05:00",
     )
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from attempts_helpers import local_time
 from db_helpers import db_option
 from reports_helpers import (
     NAME,
@@ -54,8 +55,10 @@ HOSTILE_REASON = '<script>alert("x")</script> & =cmd'
 def _called(database: Database, phone: str, outcome: str, reason: str, dtmf: str | None) -> None:
     """One finished call to `phone`, recorded as the dialer and the receiver would."""
     with database.write() as connection:
-        contact_id, campaign_id = connection.execute(
-            select(contacts.c.id, contacts.c.campaign_id).where(contacts.c.phone == phone)
+        contact_id, campaign_id, zone = connection.execute(
+            select(contacts.c.id, contacts.c.campaign_id, contacts.c.timezone).where(
+                contacts.c.phone == phone
+            )
         ).one()
         connection.execute(
             insert(attempts).values(
@@ -67,6 +70,7 @@ def _called(database: Database, phone: str, outcome: str, reason: str, dtmf: str
                 provider_call_id=f"call-{contact_id}",
                 progress="ended",
                 requested_at=CALLED,
+                requested_local=local_time(zone, CALLED),
                 answered_at=CALLED + timedelta(seconds=5) if outcome == "delivered" else None,
                 ended_at=CALLED + timedelta(seconds=35),
                 outcome=outcome,
@@ -339,11 +343,12 @@ def test_calls_are_counted_in_the_quarter_hour_and_local_hour_they_began(
     database: Database, called: URL
 ) -> None:
     """14:59:59.6 UTC is 09:59 in New York: hour 9, never rounded into hour 10."""
+    moment = CALLED - timedelta(milliseconds=400)
     with database.write() as connection:
         connection.execute(
             update(attempts)
             .where(attempts.c.provider_reason == "playfinished")
-            .values(requested_at=CALLED - timedelta(milliseconds=400))
+            .values(requested_at=moment, requested_local=local_time("America/New_York", moment))
         )
     page = read_page(cli(called, "report", NAME, "--format", "html").output)
     hours = {row[0]: row[1:] for row in page.tables["local-hours"]}
@@ -397,27 +402,28 @@ def test_the_database_writes_the_csv_the_python_path_writes(
     halves written at once) reads back as the rows built in Python, across a daylight
     saving change, in a zone at UTC's offset, on a local day before the UTC one and with each
     filter."""
-    _called(database, "+12125550152", "delivered", "playfinished", None)
-    _called(database, "+14155550102", "no_answer", "noanswer", None)
     with database.write() as connection:
         connection.execute(
             update(contacts)
             .where(contacts.c.phone == "+12125550152")
             .values(timezone="Europe/London")
         )
+    _called(database, "+12125550152", "delivered", "playfinished", None)
+    _called(database, "+14155550102", "no_answer", "noanswer", None)
+    with database.write() as connection:
         # 05:30 UTC on 1 November 2026 is 01:30 EDT; 06:30 UTC is 01:30 EST.
         for phone, moment in [
             ("+12125550150", datetime(2026, 11, 1, 5, 30, 9, 999_999, tzinfo=UTC)),
             ("+12125550151", datetime(2026, 11, 1, 6, 30, 1, tzinfo=UTC)),
             ("+14155550102", datetime(2026, 11, 20, 3, 0, 5, tzinfo=UTC)),  # in Los Angeles
         ]:
-            contact_id = connection.execute(
-                select(contacts.c.id).where(contacts.c.phone == phone)
-            ).scalar_one()
+            contact_id, zone = connection.execute(
+                select(contacts.c.id, contacts.c.timezone).where(contacts.c.phone == phone)
+            ).one()
             connection.execute(
                 update(attempts)
                 .where(attempts.c.contact_id == contact_id)
-                .values(requested_at=moment)
+                .values(requested_at=moment, requested_local=local_time(zone, moment))
             )
     local_times: set[str] = set()
     for filters in [
