@@ -61,6 +61,59 @@ def test_downgrade_to_base_removes_everything(empty_database_url: URL) -> None:
         database.dispose()
 
 
+def test_rebuilding_a_table_keeps_the_rows_that_refer_to_it(empty_database_url: URL) -> None:
+    """From 0002 to the head and back: 0003 rebuilds `contacts` on SQLite (batch mode), which
+    with the foreign keys on deleted every attempt through ON DELETE CASCADE. The calls stay, and
+    the keys are on again afterwards."""
+    database = open_database(empty_database_url, check=False)
+    try:
+        upgrade(database, "0002")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO campaigns (id, name, provider, caller_id, message_kind, message, "
+                    "calls_per_second, max_in_flight, max_attempts, retry_delay_busy, "
+                    "retry_delay_no_answer, retry_delay_failed, window_start, window_end, "
+                    "window_days, default_timezone, status, created_at, updated_at, key_timeout, "
+                    "replay_on_no_input) VALUES (1, 'c', 'enablex', '+13215550100', 'tts', 'Hi', "
+                    "1, 1, 1, 1, 1, 1, '09:00', '20:00', 'mon', 'UTC', 'draft', :at, :at, 5, "
+                    "false)"
+                ),
+                {"at": datetime(2026, 3, 2, tzinfo=UTC)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (id, campaign_id, phone, phone_raw, fields, timezone, "
+                    "timezone_source, state, attempts, created_at, updated_at) VALUES (1, 1, "
+                    "'+12025550101', '202 555 0101', '{}', 'UTC', 'default', 'delivered', 1, "
+                    ":at, :at)"
+                ),
+                {"at": datetime(2026, 3, 2, tzinfo=UTC)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO attempts (contact_id, campaign_id, attempt_number, provider, "
+                    "correlation_key, progress, requested_at) VALUES (1, 1, 1, 'enablex', 'k1', "
+                    "'requested', :at)"
+                ),
+                {"at": datetime(2026, 3, 2, 15, tzinfo=UTC)},
+            )
+
+        def calls() -> int:
+            with database.engine.connect() as connection:
+                return int(connection.execute(text("SELECT count(*) FROM attempts")).scalar_one())
+
+        upgrade(database)
+        assert calls() == 1
+        downgrade(database, "0002")
+        assert calls() == 1
+        if database.engine.dialect.name == "sqlite":
+            with database.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    finally:
+        database.dispose()
+
+
 def test_a_new_sqlite_file_is_migrated_on_first_use() -> None:
     database = open_database(parse_database_url("fresh.db"))
     try:

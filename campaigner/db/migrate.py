@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DatabaseError, SchemaOutdated, SchemaTooNew
@@ -71,12 +71,42 @@ def downgrade(database: Database, revision: str) -> None:
 
 
 def _run(database: Database, direction: str, revision: str) -> None:
+    """Run alembic's `direction` to `revision` in one transaction.
+
+    On SQLite the foreign keys are off while it runs, as SQLite's own procedure for changing a
+    table asks: batch mode rebuilds a table (copies it, drops it, renames the copy), and with
+    the keys on, dropping `contacts` deleted every attempt through ON DELETE CASCADE. The keys
+    are checked before the commit instead, and turned on again afterwards (the connection goes
+    back to the pool)."""
     from alembic import command
 
     config = alembic_config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, direction)(config, revision)
+    with database.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        if sqlite:
+            driver.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, direction)(config, revision)
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Raise, rolling the migration back, if a row refers to one that does not exist."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise DatabaseError(
+            f"migration left {len(broken)} row(s) referring to missing rows, e.g. {table} "
+            f"row {rowid} -> {parent}; nothing was changed"
+        )
 
 
 def check_schema(database: Database) -> None:
