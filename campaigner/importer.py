@@ -168,7 +168,7 @@ def _import(
         _prompt_switches(),
         open_csv(path, encoding=options.encoding) as source,
     ):
-        rows = _row_checker(source, campaign, options, region)
+        rows = _row_checker(source, campaign, options, region, database.is_sqlite)
         rejects = RejectsFile(rejects_path, source)
         writer = _Writer(database, campaign.id, str(path), rows, rejects)
         try:
@@ -201,9 +201,14 @@ LeftOut = tuple[Record, str, bool]
 
 
 def _row_checker(
-    source: CsvSource, campaign: Campaign, options: ImportOptions, region: str | None
+    source: CsvSource,
+    campaign: Campaign,
+    options: ImportOptions,
+    region: str | None,
+    sqlite: bool,
 ) -> RowChecker:
-    """The checker of the file's rows for the campaign; `ImportFailed` for a missing column."""
+    """The checker of the file's rows for the campaign; `ImportFailed` for a missing column.
+    On SQLite it builds the contacts' CSV cells too (`RowChecker.cells`)."""
     message = campaign.settings.message
     required = [(name, _required_column(source, name)) for name in message.required_columns()]
     return RowChecker(
@@ -214,6 +219,7 @@ def _row_checker(
         url=required[0] if message.kind is MessageKind.AUDIO_URL_COLUMN else None,
         default_zone=campaign.settings.default_timezone,
         region=region,
+        cells=sqlite,
     )
 
 
@@ -393,7 +399,7 @@ class _Writer:
         campaign_id, rows = self._campaign_id, self._rows
         read = duplicates = rejected = 0
         with self._database.write() as connection:
-            import_id = start_import(connection, campaign_id, self._file_name, started)
+            import_id = start_import(connection, campaign_id, self._file_name, rows.fields, started)
             with contact_loader(connection, campaign_id, import_id, started) as loader:
                 while isinstance(item := self._next(), _Batch):
                     found = loader.load(item.new)

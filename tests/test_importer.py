@@ -684,7 +684,7 @@ def test_numbers_listed_while_the_import_runs_are_suppressed_in_later_batches(
     campaign_id = campaign(database)
 
     def row(source_row: int, phone: str) -> NewContact:
-        return (source_row, phone, phone, "{}", "America/New_York", "number")
+        return (source_row, phone, phone, "{}", "", "America/New_York", "number")
 
     def listed(connection: Connection, phone: str) -> None:
         connection.execute(
@@ -693,7 +693,7 @@ def test_numbers_listed_while_the_import_runs_are_suppressed_in_later_batches(
 
     with database.write() as connection:
         listed(connection, "+12125550101")
-        import_id = start_import(connection, campaign_id, "x.csv", NOW)
+        import_id = start_import(connection, campaign_id, "x.csv", [], NOW)
         with contact_loader(connection, campaign_id, import_id, NOW) as loader:
             loader.load([row(1, "+12125550101"), row(2, "+12125550102")])
             loader.settle()
@@ -727,14 +727,14 @@ def test_a_batch_finds_the_numbers_of_every_batch_before_it(
     campaign_id = campaign(database)
 
     def row(source_row: int, phone: str) -> NewContact:
-        return (source_row, phone, phone, "{}", "America/New_York", "number")
+        return (source_row, phone, phone, "{}", "", "America/New_York", "number")
 
     with database.write() as connection:
         if campaign_had_contacts:
-            earlier = start_import(connection, campaign_id, "earlier.csv", NOW)
+            earlier = start_import(connection, campaign_id, "earlier.csv", [], NOW)
             with contact_loader(connection, campaign_id, earlier, NOW) as loader:
                 loader.load([row(1, "+12125550100")])
-        import_id = start_import(connection, campaign_id, "x.csv", NOW)
+        import_id = start_import(connection, campaign_id, "x.csv", [], NOW)
         seen: list[int] = []
 
         def count() -> None:
@@ -777,11 +777,11 @@ def test_a_number_added_behind_the_loaders_back_fails_the_load(database: Databas
     campaign_id = campaign(database)
 
     def row(source_row: int, phone: str) -> NewContact:
-        return (source_row, phone, phone, "{}", "America/New_York", "number")
+        return (source_row, phone, phone, "{}", "", "America/New_York", "number")
 
     def load() -> None:
         with database.write() as connection:
-            import_id = start_import(connection, campaign_id, "x.csv", NOW)
+            import_id = start_import(connection, campaign_id, "x.csv", [], NOW)
             with contact_loader(connection, campaign_id, import_id, NOW) as loader:
                 loader.load([row(1, "+12125550101"), row(2, "+12125550102")])
                 loader.settle()
@@ -818,19 +818,28 @@ def test_every_contact_gets_its_own_values_and_those_of_the_import(database: Dat
                 phone=phones[1234], campaign_id=None, source="t", created_at=NOW
             )
         )
-        import_id = start_import(connection, campaign_id, "x.csv", NOW)
+        import_id = start_import(connection, campaign_id, "x.csv", ["n"], NOW)
         with contact_loader(connection, campaign_id, import_id, NOW) as loader:
             loader.load(
                 [
-                    (n + 1, phone, f"raw {n}", f'{{"n":"{n}"}}', "America/Chicago", "column")
+                    (
+                        n + 1,
+                        phone,
+                        f"raw {n}",
+                        f'{{"n":"{n}"}}',
+                        f'"{n}"',
+                        "America/Chicago",
+                        "column",
+                    )
                     for n, phone in enumerate(phones)
                 ]
             )
     rows = stored(database, campaign_id)
     assert [
-        (r.source_row, r.phone, r.phone_raw, r.fields, r.timezone, r.timezone_source) for r in rows
+        (r.source_row, r.phone, r.phone_raw, r.fields, r.fields_csv, r.timezone, r.timezone_source)
+        for r in rows
     ] == [
-        (n + 1, phone, f"raw {n}", {"n": str(n)}, "America/Chicago", "column")
+        (n + 1, phone, f"raw {n}", {"n": str(n)}, f'"{n}"', "America/Chicago", "column")
         for n, phone in enumerate(phones)
     ]
     assert {(r.campaign_id, r.import_id, r.attempts, r.created_at, r.updated_at) for r in rows} == {

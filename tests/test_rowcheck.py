@@ -6,7 +6,9 @@ import pickle
 import subprocess
 import sys
 
-from campaigner.rowcheck import RowChecker, Rows
+import pytest
+
+from campaigner.rowcheck import RowChecker, Rows, csv_cells
 
 HEADER = ("phone", "first_name", "timezone")
 
@@ -36,8 +38,9 @@ def test_a_batch_gives_its_contacts_and_its_rejects_by_index() -> None:
     ed = '{"first_name":"Ed","timezone":"America/Chicago"}'
     assert new == [
         (41, "+12125550101", "(212) 555-0101", '{"first_name":"Ann","timezone":""}',
-         "America/New_York", "number"),
-        (46, "+442079460019", "+44 20 7946 0019", ed, "America/Chicago", "column"),
+         '"Ann",""', "America/New_York", "number"),
+        (46, "+442079460019", "+44 20 7946 0019", ed, '"Ed","America/Chicago"',
+         "America/Chicago", "column"),
     ]  # fmt: skip
     assert [index for index, _ in rejected] == [1, 2, 3, 4]
     assert [reason.split(":")[0] for _, reason in rejected] == [
@@ -46,6 +49,23 @@ def test_a_batch_gives_its_contacts_and_its_rejects_by_index() -> None:
         "timezone",
         "too few fields",
     ]
+
+
+@pytest.mark.parametrize(
+    ("values", "cells"),
+    [
+        ([], ""),
+        ([""], '""'),
+        (["Ann", ""], '"Ann",""'),
+        (['say "hi"', "a,b", "two\nlines"], '"say ""hi""","a,b","two\nlines"'),
+        (["=1+2", "Ann", "+1", "-x", "@sum", "\tx", "\rx"],
+         '"\'=1+2","Ann","\'+1","\'-x","\'@sum","\'\tx","\'\rx"'),
+        (['="quoted"'], '"\'=""quoted"""'),
+        (["a=1", " =x", "1-2"], '"a=1"," =x","1-2"'),
+    ],
+)  # fmt: skip
+def test_a_contacts_csv_cells_are_quoted_and_neutralised(values: list[str], cells: str) -> None:
+    assert csv_cells(values) == cells
 
 
 def test_a_worker_loads_the_checker_without_what_a_database_needs() -> None:

@@ -135,6 +135,9 @@ imports = Table(
     Column("rejected", Integer, nullable=False, server_default=text("0")),
     Column("status", Text, nullable=False),  # running, completed, failed
     Column("error", Text),  # why a failed import failed
+    # The file's columns in order, less the phone column: its contacts' fields (a JSON list; the
+    # order a jsonb object loses). NULL for a failed import.
+    Column("fields", JSONDocument),
     Index(None, "campaign_id"),
 )
 
@@ -169,6 +172,10 @@ contacts = Table(
     Column("phone", Text, nullable=False),  # E.164
     Column("phone_raw", Text, nullable=False),  # as written in the CSV
     Column("fields", JSONDocument, nullable=False),  # the CSV row's other columns
+    # The same values as CSV cells in the file's order, `"v1","v2"` (`rowcheck.csv_cells`), which
+    # SQLite's CSV export writes as they are. SQLite only (NULL on PostgreSQL, whose COPY quotes
+    # each field itself), and NULL for a contact no import brought.
+    Column("fields_csv", Text),
     Column("timezone", Text, nullable=False),  # IANA zone
     Column("timezone_source", Text, nullable=False),  # TimezoneSource
     Column("state", Text, nullable=False),  # ContactState

@@ -24,10 +24,10 @@ from sqlalchemy import Connection
 
 from ..campaigns import Campaign
 from ..collection import fewer_collections
+from ..rowcheck import FORMULA_STARTS
 from . import sqlite_csv
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
-    FORMULA_STARTS,
     SPLIT_FROM,
     Filters,
     attempt_query,

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import INTERVAL
 
 from ..db.schema import attempts, contacts, import_rejects, imports, suppressions
 from ..model import ContactState, Outcome
+from ..rowcheck import FORMULA_STARTS
 from .definitions import DUPLICATE, REJECTED, HourRate, Summary
 
 BATCH = 10_000
@@ -161,10 +162,6 @@ def epoch_seconds(connection: Connection, column: Any) -> ColumnElement[int]:
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
-# Where a spreadsheet cell starts a formula (OWASP CSV injection); PostgreSQL text has no NUL.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
-
-
 def text_cell(connection: Connection, column: Any, neutralise: bool) -> ColumnElement[Any]:
     """A free-text column, prefixed with `'` by the database when it would start a formula."""
     text = type_coerce(column, String)
@@ -234,24 +231,28 @@ def time_conditions(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
 def field_names(connection: Connection, campaign_id: int) -> list[str]:
     """The original CSV columns of the campaign's contacts and rejected rows, in file order.
 
-    All contacts of one import have the same columns (the file's header, less the phone column),
-    so any one contact per import tells them (the first found: ordering them by id sorted all
-    the campaign's contacts, 1.2 s for a million on SQLite); rejected rows are read whole (they
-    keep the phone column and any extra values, under `_extra`). Contacts with no import are
-    looked for only when the imports' counts leave some out: no index finds them, so on an
-    imported campaign the search read every contact (0.5-0.7 CPU-s for a million on SQLite),
-    where the count reads the campaign's entries of an index (0.03).
+    Each import records its file's columns less the phone column (`imports.fields`: a jsonb
+    object orders its keys by length), its contacts' fields; an import counts once a contact of
+    it is found (the first found: ordering them by id sorted all the campaign's contacts, 1.2 s
+    for a million on SQLite). Rejected rows are read whole (they keep the phone column and any
+    extra values, under `_extra`, put last). Contacts with no import (or of an import made
+    before 0014 with none recorded) tell their own keys. Contacts with no import are looked for
+    only when the imports' counts leave some out: no index finds them, so on an imported
+    campaign the search read every contact (0.5-0.7 CPU-s for a million on SQLite), where the
+    count reads the campaign's entries of an index (0.03).
     """
     names: dict[str, None] = {}
-    import_ids: list[int | None] = [
-        row[0]
-        for row in connection.execute(
-            select(imports.c.id).where(imports.c.campaign_id == campaign_id).order_by(imports.c.id)
+    recorded: list[tuple[int | None, list[str] | None]] = [
+        (int(import_id), columns)
+        for import_id, columns in connection.execute(
+            select(imports.c.id, imports.c.fields)
+            .where(imports.c.campaign_id == campaign_id)
+            .order_by(imports.c.id)
         )
     ]
     if _unimported(connection, campaign_id):
-        import_ids.append(None)
-    for import_id in import_ids:
+        recorded.append((None, None))
+    for import_id, columns in recorded:
         condition = (
             contacts.c.import_id.is_(None)
             if import_id is None
@@ -262,15 +263,19 @@ def field_names(connection: Connection, campaign_id: int) -> list[str]:
             .where(contacts.c.campaign_id == campaign_id, condition)
             .limit(1)
         ).scalar()
-        names.update(dict.fromkeys(fields or {}))
+        if fields is not None:
+            names.update(dict.fromkeys(columns if columns is not None else fields))
     for (fields,) in connection.execute(
         select(import_rejects.c.fields)
         .where(import_rejects.c.campaign_id == campaign_id)
         .order_by(import_rejects.c.id)
         .execution_options(stream_results=True, yield_per=BATCH)
     ):
-        names.update(dict.fromkeys(fields))
+        names.update(dict.fromkeys(sorted(fields, key=_EXTRA.__eq__)))
     return list(names)
+
+
+_EXTRA = "_extra"  # a rejected row's values past the header's width (`importer._rejects`)
 
 
 def _unimported(connection: Connection, campaign_id: int) -> bool:
@@ -285,6 +290,16 @@ def _unimported(connection: Connection, campaign_id: int) -> bool:
         select(func.count()).where(contacts.c.campaign_id == campaign_id)
     ).scalar_one()
     return int(total) > int(brought)
+
+
+def import_fields(connection: Connection, campaign_id: int) -> dict[int, list[str]]:
+    """The columns each of the campaign's imports recorded (`imports.fields`), by import id."""
+    rows = connection.execute(
+        select(imports.c.id, imports.c.fields).where(
+            imports.c.campaign_id == campaign_id, imports.c.fields.is_not(None)
+        )
+    )
+    return {int(import_id): list(columns) for import_id, columns in rows}
 
 
 def import_files(connection: Connection, campaign_id: int) -> dict[int, str]:

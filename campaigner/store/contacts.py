@@ -78,9 +78,10 @@ _POSTGRES_SETTINGS = ("jit", "enable_seqscan", "enable_bitmapscan", "synchronous
 
 _T = TypeVar("_T")
 
-NewContact = tuple[int, str, str, str, str, str]
+NewContact = tuple[int, str, str, str, str | None, str, str]
 """A row to load: (source row, phone in E.164, phone as written, the other columns as a JSON
-object, IANA time zone, `TimezoneSource`)."""
+object and as CSV cells (`rowcheck.csv_cells`; None on PostgreSQL), IANA time zone,
+`TimezoneSource`)."""
 
 # The columns a contact is written with: a `NewContact`'s, then its state and when it is due.
 _COLUMNS = (
@@ -88,6 +89,7 @@ _COLUMNS = (
     "phone",
     "phone_raw",
     "fields",
+    "fields_csv",
     "timezone",
     "timezone_source",
     "state",

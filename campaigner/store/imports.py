@@ -81,9 +81,14 @@ class Reject:
 
 
 def start_import(
-    connection: Connection, campaign_id: int, file_name: str, started_at: datetime
+    connection: Connection,
+    campaign_id: int,
+    file_name: str,
+    fields: Sequence[str],
+    started_at: datetime,
 ) -> int:
-    """Record a run as `running`; its hash and counts are filled in by `finish_import`."""
+    """Record a run as `running`, with its file's columns less the phone column (`fields`, in
+    file order); its hash and counts are filled in by `finish_import`."""
     return int(
         connection.execute(
             insert(imports)
@@ -91,6 +96,7 @@ def start_import(
                 campaign_id=campaign_id,
                 file_name=file_name,
                 file_sha256="",
+                fields=list(fields),
                 started_at=started_at,
                 status=ImportStatus.RUNNING.value,
             )
