@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TIMESTAMP
 
 from ..db.schema import contacts
+from ..rowcheck import FORMULA_STARTS
 from .definitions import DUPLICATE, REJECTED
 from .queries import (
-    FORMULA_STARTS,
     Filters,
     iso_text,
     seconds_text,
@@ -118,8 +118,13 @@ def contact_cells(
         plain(c.timezone_source),
         (file_cell(files), True),
         plain(c.source_row),
-        *(free(c.fields[name].as_string()) for name in fields),
+        *((field_cell(connection, name), True) for name in fields),
     ]
+
+
+def field_cell(connection: Connection, name: str) -> ColumnElement[Any]:
+    """The contact's CSV field `name`, from its JSON, neutralised."""
+    return text_cell(connection, contacts.c.fields[name].as_string(), True)
 
 
 def contact_select(
