@@ -5,15 +5,18 @@ PostgreSQL.
                                                 [--keep]
 
 The campaign is built directly in the database, by SQL (a recursive CTE on SQLite,
-generate_series on PostgreSQL), in seconds: contacts in five time zones with four CSV columns,
-and attempts in the proportions of a real run: 5% suppressed (never called), 55% delivered at the
-first call, 20% delivered at the second, 10% no answer three times, 5% busy three times, 5%
-failed three times (1.5 calls a contact), from 21 November 2026 12:00 UTC to a day and three
-hours later. Each call's local time is written as the dialer writes it (`windows.local_text`):
-the zones keep one offset over that span (checked with zoneinfo, `_offsets`), so it is the UTC
-time shifted by its zone's offset. Each contact's first and last call are copied onto it by the
-database's triggers on attempts (migrations 0010 and 0013) as the attempts are inserted, as
-during a real run; that makes the build slower (minutes on PostgreSQL), not the reports.
+generate_series on PostgreSQL), in seconds, as one import of a file would leave it: an imports
+row with the file's four CSV columns, and contacts of that import in five time zones, with their
+fields as JSON and, on SQLite, as CSV cells (`contacts.fields_csv`, which its CSV export writes
+as they are); and attempts in the proportions of a real run: 5% suppressed (never called), 55%
+delivered at the first call, 20% delivered at the second, 10% no answer three times, 5% busy
+three times, 5% failed three times (1.5 calls a contact), from 21 November 2026 12:00 UTC to a
+day and three hours later. Each call's local time is written as the dialer writes it
+(`windows.local_text`): the zones keep one offset over that span (checked with zoneinfo,
+`_offsets`), so it is the UTC time shifted by its zone's offset. Each contact's first and last
+call are copied onto it by the database's triggers on attempts (migrations 0010 and 0013) as the
+attempts are inserted, as during a real run; that makes the build slower (minutes on
+PostgreSQL), not the reports.
 
 Each export is `campaigner report` run as a child process, exactly as a user runs it, writing to
 a file in a temporary directory; then `campaigner status --json` is timed the same way. Printed
@@ -51,6 +54,7 @@ from campaigner.config import parse_database_url  # noqa: E402
 from campaigner.db import Database, open_database, upgrade  # noqa: E402
 from campaigner.model import CampaignStatus, MessageKind, Outcome, Provider  # noqa: E402
 from campaigner.store.campaigns import create_campaign, set_status  # noqa: E402
+from campaigner.store.imports import ImportCounts, finish_import, start_import  # noqa: E402
 from campaigner.windows import CallingWindow, local_text, zone_named  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -72,6 +76,7 @@ LAST_CALL = FIRST_CALL + 86400 + 3 * 3600 + 30
 _STATE = """CASE
   WHEN {i} % 20 = 0 THEN 'suppressed' WHEN {i} % 20 <= 15 THEN 'delivered'
   WHEN {i} % 20 <= 17 THEN 'no_answer' WHEN {i} % 20 = 18 THEN 'busy' ELSE 'failed' END"""
+COLUMNS = ["first_name", "last_name", "appointment", "clinic"]  # the file's, less the phone
 _CALLS = """CASE WHEN {i} % 20 = 0 THEN 0 WHEN {i} % 20 <= 11 THEN 1
   WHEN {i} % 20 <= 15 THEN 2 ELSE 3 END"""
 _OUTCOME = """CASE WHEN a.n < c.attempts THEN
@@ -118,7 +123,20 @@ def build(database: Database, count: int) -> None:
         campaign = create_campaign(connection, _settings())
         set_status(connection, campaign, CampaignStatus.RUNNING)
         campaign_id = campaign.id
+        imported_at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+        import_id = start_import(connection, campaign_id, "bench.csv", COLUMNS, imported_at)
+        suppressed = count // 20  # row numbers i % 20 == 0, below
+        counts = ImportCounts(count, count - suppressed, 0, suppressed, 0)
+        finish_import(connection, import_id, counts, "0" * 64, imported_at)
     sqlite = database.is_sqlite
+    # The fields as `rowcheck.csv_cells` writes them (no quote or formula start in them), which
+    # an import stores on SQLite only.
+    cells = "NULL"
+    if sqlite:
+        cells = (
+            "'\"Name ' || i || '\",\"Surname ' || (i % 997)"
+            ' || \'","Monday November 23 at 9:30 AM","Clinic \' || (i % 50) || \'"\''
+        )
     zone = "CASE {i} % 5 " + " ".join(f"WHEN {n} THEN '{z}'" for n, z in enumerate(ZONES)) + " END"
     if sqlite:
         series = (
@@ -145,13 +163,14 @@ def build(database: Database, count: int) -> None:
     with database.write() as connection:
         connection.execute(
             text(
-                "INSERT INTO contacts (campaign_id, phone, phone_raw, fields, timezone, "
-                "timezone_source, state, attempts, last_outcome, import_id, source_row, "
+                "INSERT INTO contacts (campaign_id, phone, phone_raw, fields, fields_csv, "
+                "timezone, timezone_source, state, attempts, last_outcome, import_id, source_row, "
                 f"created_at, updated_at) {series}SELECT {campaign_id}, {phone}, {phone}, "
-                f"{fields}, "
+                f"{fields}, {cells}, "
                 f"{zone.format(i='i')}, 'number', {_STATE.format(i='i')}, "
                 f"{_CALLS.format(i='i')}, "
-                f"CASE WHEN i % 20 = 0 THEN NULL ELSE {_STATE.format(i='i')} END, NULL, i, {now}, "
+                f"CASE WHEN i % 20 = 0 THEN NULL ELSE {_STATE.format(i='i')} END, {import_id}, i, "
+                f"{now}, "
                 f"{now} {source}"
             )
         )
