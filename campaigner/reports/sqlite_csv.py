@@ -10,11 +10,12 @@ other cells (E.164 numbers, states, times, counts) never hold a comma, quote or 
 
 from __future__ import annotations
 
+import codecs
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Connection, Select, String, case, func, literal, type_coerce
@@ -110,17 +111,20 @@ def write_csv(
     With more than one CPU and at least `split_from` contacts, the second half of the numbers
     is written at the same time by a second process (`sqlite_lines`) into a temporary file,
     copied after the first half. The second process is started before the statement is built,
-    so that its own start overlaps that work. Each half is read on a connection of its own
-    (`sqlite_lines.reader`), in a read transaction of its own: during a run, the second may
-    see calls the first did not; each row is whole, none is missing or written twice.
+    so that its own start overlaps that work. Each half (or the whole) is read on a connection of
+    its own (`sqlite_lines.reader`), in a read transaction of its own: during a run, the second
+    may see calls the first did not; each row is whole, none is missing or written twice. The
+    lines go to `out` as the UTF-8 bytes SQLite holds (`_bytes_to`).
     """
     path = connection.engine.url.database
+    if not path or path == ":memory:":
+        path = None
     middle = None
-    if path is not None and path != ":memory:" and len(os.sched_getaffinity(0)) > 1:
+    if path is not None and len(os.sched_getaffinity(0)) > 1:
         middle = middle_phone(connection, campaign_id, split_from)
     if path is None or middle is None:
         query = contact_lines(connection, campaign_id, fields, filters, files)
-        return _write(connection, _statement(connection, query), out)
+        return _write(connection, path, _statement(connection, query), out)
     with tempfile.TemporaryFile() as second:
         child = subprocess.Popen(
             [sys.executable, "-m", "campaigner.reports.sqlite_lines", path],
@@ -136,12 +140,8 @@ def write_csv(
                 _statement(connection, query.where(contacts.c.phone >= middle)).encode()
             )
             child.stdin.close()
-            own = reader(path)
-            try:
-                lower = _statement(connection, query.where(contacts.c.phone < middle))
-                count = write_lines(own, lower, out)
-            finally:
-                own.close()
+            lower = _statement(connection, query.where(contacts.c.phone < middle))
+            count = _write(connection, path, lower, out)
             errors = child.stderr.read().decode(errors="replace")
         finally:
             child.stderr.close()
@@ -155,8 +155,29 @@ def write_csv(
     return count + int(errors.split()[-1])  # the child's last word is its row count
 
 
-def _write(connection: Connection, statement: str, out: TextIO) -> int:
-    """Write the lines of `statement` to `out`, fetched from the driver's cursor; how many."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    return write_lines(driver, statement, out)
+def _write(connection: Connection, path: str | None, statement: str, out: TextIO) -> int:
+    """Write the lines of `statement` to `out`; how many. They are read on a connection of
+    their own to the file `path` (`sqlite_lines.reader`), or on `connection`'s own where there is
+    no file (`:memory:`)."""
+    if path is None:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        return write_lines(driver, statement, _bytes_to(out))
+    own = reader(path)
+    try:
+        return write_lines(own, statement, _bytes_to(out))
+    finally:
+        own.close()
+
+
+def _bytes_to(out: TextIO) -> Callable[[bytes], object]:
+    """How to write UTF-8 lines to `out`: to its binary buffer as they are, once what `out`
+    holds is flushed to it, where `out` encodes to UTF-8 and has one (a file, stdout; the BOM of
+    `--excel` came with the header); decoded to `out` otherwise (a StringIO)."""
+    out.flush()
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if buffer is not None and encoding and codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        write: Callable[[bytes], object] = buffer.write
+        return write
+    return lambda lines: out.write(lines.decode())

@@ -493,6 +493,7 @@ def test_sqlite_s_second_half_follows_the_first_in_any_output(
             text = raw.getvalue().decode() if target == "buffer" else out.getvalue()
     assert read_csv(text) == expected
     assert counted == len(expected.rows) > 1
+    assert "Zoë" in text  # SQLite's UTF-8 bytes, written as they are or decoded
 
 
 def test_field_names_include_those_of_contacts_no_import_brought(
