@@ -8,6 +8,8 @@
 The secret comes from CAMPAIGNER_NOTIFY_SECRET (or `secret` under [notify] in campaigner.toml).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._outbox import (
     CAMPAIGN_CANCELLED,
     CAMPAIGN_COMPLETED,
@@ -16,8 +18,10 @@ from ._outbox import (
     notify_contacts,
     undelivered_count,
 )
-from ._sender import NotificationSender
 from ._signing import ID_HEADER, SIGNATURE_HEADER, sign, verify
+
+if TYPE_CHECKING:
+    from ._sender import NotificationSender
 
 __all__ = [
     "CAMPAIGN_CANCELLED",
@@ -32,3 +36,13 @@ __all__ = [
     "undelivered_count",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`NotificationSender`, imported when first asked for: it brings httpx and anyio (~0.05 s),
+    which the store's modules, importing `notify_contacts`, never need (`campaigner report`)."""
+    if name == "NotificationSender":
+        from ._sender import NotificationSender
+
+        return NotificationSender
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
