@@ -103,22 +103,21 @@ class _Reader:
         self.rows: list[memoryview] = []
 
     def drain(self) -> bool:
-        """Pass on the rows libpq has received; True once the COPY's last has been."""
+        """Pass on the rows libpq has received; True once the COPY's last has been.
+
+        The rows are counted once a drain (each brings a socket read's worth, ~90 rows), not
+        once a row."""
         get = self.pgconn.get_copy_data
         rows = self.rows
-        while True:
+        append = rows.append
+        size, data = get(1)
+        while size > 0:
+            append(data)
             size, data = get(1)
-            if size > 0:
-                rows.append(data)
-                if len(rows) == BATCH:
-                    self.write(b"".join(rows))
-                    rows.clear()
-            elif size == 0:  # nothing more received yet
-                return False
-            else:
-                self.write(b"".join(rows))
-                rows.clear()
-                return True
+        if size < 0 or len(rows) >= BATCH:
+            self.write(b"".join(rows))
+            rows.clear()
+        return size < 0
 
     def count(self) -> int:
         """The ended COPY's result: how many rows, or its error raised."""
