@@ -101,12 +101,16 @@ class _Reader:
         self.pgconn = pgconn
         self.write = write
         self.rows: list[memoryview] = []
+        self.copied = 0  # the rows the server counted, once the COPY has ended
 
     def drain(self) -> bool:
         """Pass on the rows libpq has received; True once the COPY's last has been.
 
         The rows are counted once a drain (each brings a socket read's worth, ~90 rows), not
-        once a row."""
+        once a row. At the COPY's end its result is taken before the last rows are written:
+        its connection is then out of the COPY whatever the write raises (psycopg's `Copy`
+        block cannot cancel a COPY whose end libpq has read, nor roll its transaction back
+        with the result unread)."""
         get = self.pgconn.get_copy_data
         rows = self.rows
         append = rows.append
@@ -114,12 +118,14 @@ class _Reader:
         while size > 0:
             append(data)
             size, data = get(1)
+        if size < 0:
+            self.copied = self._result()
         if size < 0 or len(rows) >= BATCH:
             self.write(b"".join(rows))
             rows.clear()
         return size < 0
 
-    def count(self) -> int:
+    def _result(self) -> int:
         """The ended COPY's result: how many rows, or its error raised."""
         pgconn = self.pgconn
         while pgconn.is_busy():
@@ -147,7 +153,7 @@ def _read(readers: Sequence[_Reader]) -> list[int]:
             reader.pgconn.consume_input()
             if reader.drain():
                 del waiting[socket]
-    return [reader.count() for reader in readers]
+    return [reader.copied for reader in readers]
 
 
 # Each half reads its numbers in index order (a sort of the half's wide rows spilled to disk);

@@ -152,6 +152,11 @@ def test_an_output_error_stops_both_halves_and_their_copies(postgresql: Database
         copying = connection.execute(
             select(func.count())
             .select_from(text("pg_stat_activity"))
-            .where(text("query LIKE 'COPY%' AND state <> 'idle' AND pid <> pg_backend_pid()"))
+            .where(
+                text(
+                    "datname = current_database() AND query LIKE 'COPY%' AND state <> 'idle' "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
         ).scalar_one()
     assert copying == 0
