@@ -141,11 +141,19 @@ class _Reader:
         return result.command_tuples or 0
 
 
-def _read(readers: Sequence[_Reader]) -> list[int]:
+def _read(
+    readers: Sequence[_Reader], ended: Callable[[_Reader], object] = lambda reader: None
+) -> list[int]:
     """Read the COPYs of `readers` to their ends, all at once in this thread: a `select` on
     their sockets, each one's rows passed on as they come (a thread for each cost ~8% more of
-    the client's CPU: the interpreter's lock changing hands). Returns their row counts."""
-    waiting = {reader.pgconn.socket: reader for reader in readers if not reader.drain()}
+    the client's CPU: the interpreter's lock changing hands), `ended` told of each as its last
+    row has been. Returns their row counts."""
+    waiting = {}
+    for reader in readers:
+        if reader.drain():
+            ended(reader)
+        else:
+            waiting[reader.pgconn.socket] = reader
     while waiting:
         ready, _, _ = select.select(list(waiting), [], [])
         for socket in ready:
@@ -153,6 +161,7 @@ def _read(readers: Sequence[_Reader]) -> list[int]:
             reader.pgconn.consume_input()
             if reader.drain():
                 del waiting[socket]
+                ended(reader)
     return [reader.copied for reader in readers]
 
 
@@ -167,9 +176,11 @@ def copy_halves(
 ) -> int:
     """`copy_csv` of the contacts' `query`, from `split_from` contacts on in two halves of the
     numbers copied at once by two backends (the formatting is the server's work, one core per
-    query), both read here at once (`_read`): the second half into a temporary file, copied
-    after the first. Both read one snapshot (`pg_export_snapshot`), so the halves are the same
-    moment of the campaign."""
+    query), both read here at once (`_read`). The second half goes into a temporary file until
+    the first has ended; then what it holds is copied after the first, and the rest of the
+    second follows it straight (often while its server is still at work, instead of ~150 MB
+    copied at the end of a million contacts with nothing else running). Both read one
+    snapshot (`pg_export_snapshot`), so the halves are the same moment of the campaign."""
     middle = middle_phone(connection, campaign_id, split_from)
     if middle is None:
         return copy_csv(connection, query, out)
@@ -191,8 +202,12 @@ def copy_halves(
             _copying(lower, query.where(contacts.c.phone < middle), out) as first,
             _copying(upper, query.where(contacts.c.phone >= middle), second) as rest,
         ):
-            count, more = _read([first, rest])
-        second.flush()
-        append_file(spill, out)
+
+            def ended(reader: _Reader) -> None:
+                if reader is first:
+                    append_file(spill, out)
+                    rest.write = first.write
+
+            count, more = _read([first, rest], ended)
         second.detach()
     return count + more

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from reports_helpers import make_campaign
-from sqlalchemy import Connection, Integer, Select, func, insert, literal, select, text
+from sqlalchemy import Connection, Integer, Select, case, func, insert, literal, select, text
 
 from campaigner.db import Database
 from campaigner.db.schema import contacts
@@ -139,6 +140,34 @@ def test_two_halves_read_at_once_write_every_row_in_order(postgresql: Database) 
     with postgresql.read() as connection:
         assert copy.copy_halves(connection, campaign_id, query, out, split_from=1) == 3_000
     assert out.getvalue() == "".join(f"+1212555{n:04d}\n" for n in range(3_000))
+
+
+@pytest.mark.parametrize("slow", ["first", "second"])
+@pytest.mark.parametrize("into", ["file", "text"])
+def test_halves_ending_in_either_order_write_every_row_in_order(
+    postgresql: Database, tmp_path: Path, slow: str, into: str
+) -> None:
+    """Whichever half ends first: the second's rows, spilled until the first has ended and
+    then written straight after it, follow it in order. The slow half's rows each count a
+    series of their own in their filter (always true)."""
+    campaign_id = _contacts(postgresql, 3 * copy.BATCH)
+    with postgresql.read() as connection:
+        middle = middle_phone(connection, campaign_id, 1)
+    assert middle is not None
+    in_slow_half = contacts.c.phone >= middle if slow == "second" else contacts.c.phone < middle
+    series = func.generate_series(1, func.length(contacts.c.phone) * 200)  # 2,400, each row's
+    work = select(func.count()).select_from(series).scalar_subquery()
+    query = select(contacts.c.phone).where(
+        contacts.c.campaign_id == campaign_id,
+        case((in_slow_half, work), else_=2_400) == 2_400,
+    )
+    path = tmp_path / "halves.csv"
+    text = io.StringIO()
+    with path.open("w", encoding="utf-8", newline="") as file, postgresql.read() as connection:
+        out = file if into == "file" else text
+        assert copy.copy_halves(connection, campaign_id, query, out, split_from=1) == 3_000
+    written = path.read_text(encoding="utf-8") if into == "file" else text.getvalue()
+    assert written == "".join(f"+1212555{n:04d}\n" for n in range(3_000))
 
 
 def test_an_output_error_stops_both_halves_and_their_copies(postgresql: Database) -> None:
