@@ -6,6 +6,8 @@ stderr and an exit code (see `campaigner.errors` for the codes).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Iterator
@@ -21,6 +23,11 @@ from ..db import Database, open_database
 from ..errors import CampaignerError, ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The interpreter's exit collects garbage once more, walking every object alive, most of them
+# SQLAlchemy's from its import, for memory the process is about to give back whole: ~0.1 s at the
+# end of every command, after its work is done. Frozen objects are left out of that walk.
+atexit.register(gc.freeze)
 
 
 # Each command's module, which attaches the command to `main` when imported: a command imports
